@@ -1,0 +1,31 @@
+{# DataUpdate on SQLite: DDL, insert returning the id, row limit. The rest is in common/ledger.sql.
+   Times are UTC text 'YYYY-MM-DD HH:MM:SS.ffffff', which sorts like the times. #}
+{% import "common/ledger.sql" as common %}
+{% macro create() %}
+CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
+    "DataUpdateID" INTEGER PRIMARY KEY AUTOINCREMENT,
+    "TableName" TEXT NOT NULL,
+    "UpdateType" TEXT NOT NULL,
+    "OperationId" TEXT NOT NULL,
+    "RunId" TEXT,
+    "StartDT" TEXT NOT NULL,
+    "EndDT" TEXT,
+    "MinimumDT" TEXT,
+    "NumberRecords" INTEGER NOT NULL,
+    "WasSuccessful" INTEGER NOT NULL DEFAULT 0,
+    "RowsInserted" INTEGER,
+    "RowsUpdated" INTEGER,
+    "ErrorMessage" TEXT
+);
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_LastSuccess" ON "DataUpdate" ("TableName", "UpdateType", "WasSuccessful", "StartDT");
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("NumberRecords", "TableName")
+{% endmacro %}
+
+{% macro start() %}
+{{ common.start() }}{{ common.start_values() }} RETURNING "DataUpdateID"
+{% endmacro %}
+
+{% macro recent(table=None) %}
+SELECT {{ common.columns() }} FROM {{ "DataUpdate" | q }} {{ common.recent_where(table) }}
+ORDER BY {{ "DataUpdateID" | q }} DESC LIMIT {{ p('limit') }}
+{% endmacro %}

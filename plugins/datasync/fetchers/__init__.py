@@ -1,0 +1,1 @@
+"""Fetchers: one per source table, registered by type name."""

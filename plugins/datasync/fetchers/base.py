@@ -1,0 +1,63 @@
+"""The fetcher contract: declare a target schema, stream Arrow record batches.
+
+``fetch(minimum_dt)`` never holds the table in memory: it reads the source in
+batches of BatchSize rows and converts each batch with Arrow compute kernels.
+``None`` means a full fetch. Every batch conforms to ``schema().arrow_schema()``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import pyarrow as pa
+
+from datasync.schema import TableSchema
+
+if TYPE_CHECKING:
+    from datasync.config import DataSourceConfig, SourceSystemConfig
+
+
+class SourceReader(Protocol):
+    """An open source connection that runs a query and yields raw Arrow batches."""
+
+    dialect: str  # 'sqlite', 'postgres', 'odbc'
+
+    def placeholder(self, name: str) -> str:
+        """The driver's placeholder for bound value ``name`` in query text."""
+
+    def read(
+        self, sql: str, params: dict[str, Any], batch_size: int, schema: pa.Schema | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Run ``sql`` and yield batches of at most ``batch_size`` rows (cast to ``schema`` if given)."""
+
+    def close(self) -> None: ...
+
+
+class Fetcher(ABC):
+    """Base of every fetcher; subclasses register with ``@register``."""
+
+    type_name: ClassVar[str]
+    source_system: ClassVar[str] = "JDE"
+
+    def __init__(
+        self,
+        table: DataSourceConfig,
+        source: SourceSystemConfig,
+        reader: SourceReader | None = None,
+        batch_size: int = 1_000_000,
+    ):
+        self.table = table
+        self.source = source
+        self.reader = reader
+        self.batch_size = batch_size
+
+    @abstractmethod
+    def schema(self) -> TableSchema:
+        """The target table this fetcher fills (name = the configured TableName)."""
+
+    @abstractmethod
+    def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
+        """Stream rows changed at or after ``minimum_dt`` (source local time, naive); None = all."""

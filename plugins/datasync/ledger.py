@@ -1,0 +1,142 @@
+"""The DataUpdate ledger: one row per sync operation, the memory of the schedule.
+
+NumberRecords is -2 while a sync runs, -1 when it failed, else the rows fetched.
+Times are UTC. Holding a table's lock means no other sync of it runs, so any -2
+row of that table is an orphan and is closed exactly, never guessed by age.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from datasync.targets.base import Target
+
+IN_PROGRESS = -2
+FAILED = -1
+MAX_ERROR_LENGTH = 4000
+ORPHAN_MESSAGE = "interrupted: the process running this sync stopped before it finished (closed by {by})"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    data_update_id: int
+    table_name: str
+    update_type: str
+    operation_id: str
+    run_id: str | None
+    start_dt: datetime
+    end_dt: datetime | None
+    minimum_dt: datetime | None
+    number_records: int
+    was_successful: bool
+    rows_inserted: int | None
+    rows_updated: int | None
+    error_message: str | None
+
+    @property
+    def status(self) -> str:
+        if self.number_records == IN_PROGRESS:
+            return "running"
+        return "success" if self.was_successful else "failed"
+
+
+class Ledger:
+    """DataUpdate reads and writes through one target connection."""
+
+    def __init__(self, target: Target):
+        self.target = target
+
+    def ensure(self) -> None:
+        self.target.ensure_ledger()
+
+    def start(
+        self, table: str, update_type: str, operation_id: str, run_id: str | None, minimum_dt: datetime | None
+    ) -> int:
+        rows = self.target.fetch(
+            "ledger",
+            "start",
+            {
+                "table": table,
+                "type": update_type,
+                "operation_id": operation_id,
+                "run_id": run_id,
+                "start": utcnow(),
+                "minimum_dt": minimum_dt,
+            },
+        )
+        return int(rows[0][0])
+
+    def finish(self, data_update_id: int, records: int, inserted: int, updated: int) -> None:
+        self.target.run(
+            "ledger",
+            "finish",
+            {"id": data_update_id, "end": utcnow(), "records": records, "inserted": inserted, "updated": updated},
+        )
+
+    def fail(self, data_update_id: int, error: str) -> bool:
+        """Mark a running row failed; False if it was no longer running (already closed)."""
+        return (
+            self.target.run(
+                "ledger", "fail", {"id": data_update_id, "end": utcnow(), "error": error[:MAX_ERROR_LENGTH]}
+            )
+            > 0
+        )
+
+    def close_orphans(self, table: str, by: str = "the next sync of this table") -> int:
+        """Close every in-progress row of ``table``; call only while holding its lock."""
+        return self.target.run(
+            "ledger", "close_orphans", {"table": table, "end": utcnow(), "error": ORPHAN_MESSAGE.format(by=by)}
+        )
+
+    def in_progress_tables(self) -> list[str]:
+        return [r[0] for r in self.target.fetch("ledger", "in_progress_tables")]
+
+    def last_success(self, table: str) -> dict[str, datetime]:
+        """StartDT of the last successful sync of each type of ``table``."""
+        out: dict[str, datetime] = {}
+        for update_type, start in self.target.fetch("ledger", "last_success", {"table": table}):
+            dt = self.target.to_datetime(start)
+            if dt is not None:
+                out[update_type] = dt
+        return out
+
+    def running_types(self, table: str) -> set[str]:
+        return {r[0] for r in self.target.fetch("ledger", "running", {"table": table})}
+
+    def recent(self, table: str | None = None, limit: int = 50) -> list[LedgerRow]:
+        params: dict[str, Any] = {"limit": limit}
+        if table:
+            params["table"] = table
+        return [self._row(r) for r in self.target.fetch("ledger", "recent", params, table=table)]
+
+    def since(self, since: datetime) -> list[LedgerRow]:
+        return [self._row(r) for r in self.target.fetch("ledger", "since", {"since": since})]
+
+    def purge(self, retention_days: int) -> int:
+        cutoff = utcnow() - timedelta(days=retention_days)
+        with self.target.transaction():
+            return self.target.run("ledger", "purge", {"cutoff": cutoff})
+
+    def _row(self, r: tuple) -> LedgerRow:
+        t = self.target.to_datetime
+        return LedgerRow(
+            data_update_id=int(r[0]),
+            table_name=r[1],
+            update_type=r[2],
+            operation_id=r[3],
+            run_id=r[4],
+            start_dt=t(r[5]),  # type: ignore[arg-type]
+            end_dt=t(r[6]),
+            minimum_dt=t(r[7]),
+            number_records=int(r[8]),
+            was_successful=bool(r[9]),
+            rows_inserted=None if r[10] is None else int(r[10]),
+            rows_updated=None if r[11] is None else int(r[11]),
+            error_message=r[12],
+        )

@@ -1,0 +1,82 @@
+"""Target table declarations: what a fetcher delivers and what ``init-db`` creates.
+
+A small set of logical column kinds keeps dialect type mapping in one table per
+dialect (NVARCHAR/TEXT, DECIMAL(p,s), DATE, DATETIME2/TIMESTAMP ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+from datasync.identifiers import validate_identifier
+
+Kind = Literal["string", "int", "decimal", "date", "datetime", "float"]
+LAST_UPDATE_COLUMN = "LastUpdateDT"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    length: int | None = None  # strings: NVARCHAR(length); None = unbounded
+    precision: int = 18  # decimals
+    scale: int = 0  # decimals
+    nullable: bool = True
+
+    def __post_init__(self) -> None:
+        validate_identifier(self.name, "column")
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return {
+            "string": pa.string(),
+            "int": pa.int64(),
+            "float": pa.float64(),
+            "date": pa.date32(),
+            "datetime": pa.timestamp("us"),
+        }.get(self.kind) or pa.decimal128(self.precision, self.scale)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A target table: columns in order, primary key, LastUpdateDT column, extra indexes."""
+
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    last_update_column: str = LAST_UPDATE_COLUMN
+    indexes: tuple[tuple[str, ...], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        validate_identifier(self.name, "table")
+        names = [c.name for c in self.columns]
+        if len(set(n.lower() for n in names)) != len(names):
+            raise ValueError(f"table {self.name}: duplicate column names")
+        for col in (*self.primary_key, self.last_update_column, *(c for ix in self.indexes for c in ix)):
+            if col not in names:
+                raise ValueError(f"table {self.name}: {col!r} is not one of its columns")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def non_key_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.name not in self.primary_key]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(
+            [pa.field(c.name, c.arrow_type, nullable=c.nullable and c.name not in self.primary_key) for c in self.columns]
+        )
+
+    def index_name(self, columns: tuple[str, ...]) -> str:
+        return validate_identifier(f"IX_{self.name}_{'_'.join(columns)}"[:128], "index")

@@ -1,0 +1,59 @@
+"""SQL text lives in include/sql/<family>/<name>.sql as Jinja macros, one file per family.
+
+Templates receive identifiers only through the ``q`` filter (the dialect's quoting
+of an already validated name) and values only through ``p('name')`` (the
+driver's named placeholder), so nothing from data ever becomes SQL text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import jinja2
+
+
+def sql_root() -> Path:
+    """include/sql of this checkout (or $DATASYNC_SQL_DIR for unusual layouts)."""
+    env = os.environ.get("DATASYNC_SQL_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "include" / "sql"
+
+
+def _environment(root: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+class SqlTemplates:
+    """Renders macros of one folder (a dialect or 'fetchers') with its quoting and placeholders."""
+
+    def __init__(self, folder: str, quote: Callable[[str], str], placeholder: Callable[[str], str]):
+        self.folder = folder
+        self.env = _environment(sql_root())
+        self.env.filters["q"] = quote
+        self.env.globals["p"] = placeholder
+        self.env.globals["q"] = quote
+
+    def render(self, family: str, statement: str, **params: Any) -> str:
+        """Render macro ``statement`` of include/sql/<folder>/<family>.sql, else of common/<family>.sql.
+
+        A dialect file holds only what differs from the ANSI statements in common/.
+        """
+        for folder in (self.folder, "common"):
+            try:
+                template = self.env.get_template(f"{folder}/{family}.sql")
+            except jinja2.TemplateNotFound:
+                continue
+            macro = getattr(template.module, statement, None)
+            if macro is not None:
+                return str(macro(**params)).strip()
+        raise KeyError(f"no statement {statement!r} in {self.folder}/{family}.sql or common/{family}.sql")

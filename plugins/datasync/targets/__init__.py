@@ -1,0 +1,1 @@
+"""Target dialects behind one interface (targets.base.Target)."""

@@ -1,0 +1,188 @@
+"""The target dialect interface: everything the sync operation needs from a database.
+
+The sync algorithm (datasync.sync) is written once against this class; each
+dialect module (sqlite, postgres, mssql) overrides the small hooks that differ:
+quoting, placeholders, bulk loading, locks, and its SQL templates in
+include/sql/<dialect>/. A Target wraps one open DB-API connection: parallel
+syncs never share one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from datasync.identifiers import validate_identifier
+from datasync.schema import TableSchema
+from datasync.sqltemplates import SqlTemplates
+
+LEDGER_TABLE = "DataUpdate"
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    inserted: int
+    updated: int
+
+
+class Target(ABC):
+    """One connection to the target database, with the dialect's SQL and loading hooks."""
+
+    dialect: ClassVar[str]
+    max_identifier_length: ClassVar[int] = 128
+    #: True when TRUNCATE/DDL can run inside the mass transaction (all our dialects).
+    transactional_ddl: ClassVar[bool] = True
+
+    def __init__(self, conn: Any, bulk_copy_batch_size: int = 10_000):
+        self.conn = conn
+        self.bulk_copy_batch_size = bulk_copy_batch_size
+        self.templates = SqlTemplates(self.dialect, self.quote, self.placeholder)
+
+    @classmethod
+    @abstractmethod
+    def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> Target:
+        """Open a Target from an Airflow Connection (through the provider's hook where there is one)."""
+
+    # ------------------------------------------------------------------ identifiers and SQL
+    @staticmethod
+    @abstractmethod
+    def quote(name: str) -> str:
+        """Quote an identifier, doubling the quote character."""
+
+    @staticmethod
+    @abstractmethod
+    def placeholder(name: str) -> str:
+        """The driver's named placeholder for a bound value."""
+
+    def ident(self, name: str, what: str = "identifier") -> str:
+        return self.quote(validate_identifier(name, what, self.max_identifier_length))
+
+    def render(self, family: str, statement: str, **params: Any) -> str:
+        return self.templates.render(family, statement, **params)
+
+    # ------------------------------------------------------------------ execution
+    def adapt(self, value: Any) -> Any:
+        """Convert a Python value into what the driver stores (datetimes are UTC-naive)."""
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def to_datetime(self, value: Any) -> datetime | None:
+        """Read a stored UTC timestamp back as an aware datetime."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        """Run one statement; return the driver's rowcount."""
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, {k: self.adapt(v) for k, v in (params or {}).items()})
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, {k: self.adapt(v) for k, v in (params or {}).items()})
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def run(self, family: str, statement: str, params: dict[str, Any] | None = None, **kw: Any) -> int:
+        return self.execute(self.render(family, statement, **kw), params)
+
+    def fetch(self, family: str, statement: str, params: dict[str, Any] | None = None, **kw: Any) -> list[tuple]:
+        return self.query(self.render(family, statement, **kw), params)
+
+    @contextmanager
+    @abstractmethod
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit: commit on success, roll back on any exception."""
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection must not mask the real error
+            pass
+
+    # ------------------------------------------------------------------ locks
+    @contextmanager
+    @abstractmethod
+    def table_lock(self, table: str, timeout_s: float) -> Iterator[None]:
+        """Hold the per-table sync lock; raise TableLockTimeout if not granted in time."""
+
+    def try_table_lock(self, table: str) -> Any:
+        """Context manager that holds the lock if free right now, else raises TableLockTimeout."""
+        return self.table_lock(table, 0)
+
+    # ------------------------------------------------------------------ DDL
+    def table_exists(self, name: str) -> bool:
+        return bool(self.fetch("ddl", "table_exists", {"name": name}, name=name))
+
+    def ensure_table(self, schema: TableSchema) -> None:
+        """Create the target table and its indexes if missing."""
+        if not self.table_exists(schema.name):
+            with self.transaction():
+                self.run("ddl", "create_table", s=schema, types=self.column_types(schema))
+                for ix in schema.indexes:
+                    self.run("ddl", "create_index", s=schema, index=schema.index_name(ix), cols=ix)
+
+    def ensure_ledger(self) -> None:
+        if not self.table_exists(LEDGER_TABLE):
+            with self.transaction():
+                for stmt in self.render("ledger", "create").split(";\n"):
+                    if stmt.strip():
+                        self.execute(stmt)
+
+    def column_types(self, schema: TableSchema) -> dict[str, str]:
+        return {c.name: self.column_type(c) for c in schema.columns}
+
+    @abstractmethod
+    def column_type(self, column: Any) -> str:
+        """DDL type of a schema Column."""
+
+    # ------------------------------------------------------------------ loading
+    def staging_names(self, table: str, operation_id: str) -> tuple[str, str]:
+        """(#Staging{Table}_{OperationId}, #{Table}_{OperationId}) without the dialect's temp prefix."""
+        return f"Staging{table}_{operation_id}", f"{table}_{operation_id}"
+
+    def create_staging(self, schema: TableSchema, staging: str) -> None:
+        self.run("merge", "create_staging", s=schema, staging=staging, types=self.column_types(schema))
+
+    @abstractmethod
+    def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
+        """Append ``batch`` to ``table`` (a staging temp table when ``temp``) in bulk."""
+
+    def merge(self, schema: TableSchema, staging: str, dedup: str) -> MergeCounts:
+        """De-duplicate staging (latest LastUpdateDT wins) and upsert with the newer-row guard."""
+        self.run("merge", "dedupe", s=schema, staging=staging, dedup=dedup)
+        rows = self.fetch("merge", "merge", s=schema, dedup=dedup)
+        inserted, updated = rows[-1] if rows else (0, 0)
+        return MergeCounts(int(inserted or 0), int(updated or 0))
+
+    def drop_staging(self, names: Sequence[str]) -> None:
+        for name in names:
+            self.run("merge", "drop_temp", name=name)
+
+    def begin_mass(self, schema: TableSchema) -> None:
+        """Inside the mass transaction: disable non-PK indexes, empty the table."""
+        self.run("mass", "begin", s=schema)
+
+    def end_mass(self, schema: TableSchema, reindex: bool) -> None:
+        """Inside the mass transaction: rebuild/re-enable indexes, refresh statistics."""
+        self.run("mass", "end", s=schema, reindex=reindex)
+
+    # ------------------------------------------------------------------ errors
+    def is_transient(self, exc: BaseException) -> bool:
+        """True when a driver error may pass on a retry (lost connection, deadlock, lock timeout)."""
+        return False

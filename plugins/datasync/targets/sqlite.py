@@ -1,0 +1,179 @@
+"""SQLite target: the embedded default (demo, tests, small installs).
+
+WAL mode lets readers keep seeing the last committed contents while a sync
+writes; the per-table lock is an fcntl lock on a file beside the database,
+released by the kernel when a killed process dies. Staging tables are TEMP
+tables, so loading them does not hold the database's write lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datasync.errors import TableLockTimeout
+from datasync.schema import Column, TableSchema
+from datasync.targets.base import MergeCounts, Target
+
+_TYPES = {"string": "TEXT", "int": "INTEGER", "float": "REAL", "date": "TEXT", "datetime": "TEXT"}
+BUSY_TIMEOUT_MS = 60_000
+
+
+def connect_sqlite(path: str) -> sqlite3.Connection:
+    """Autocommit connection (transactions are explicit), WAL, generous busy timeout."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if path not in ("", ":memory:"):
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def to_sqlite_rows(batch: pa.RecordBatch) -> Iterator[tuple]:
+    """Rows of ``batch`` as tuples of SQLite-storable values, converted column-wise in Arrow."""
+    columns = []
+    for col in batch.columns:
+        t = col.type
+        if pa.types.is_timestamp(t):
+            col = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_date(t):
+            col = pc.strftime(col, format="%Y-%m-%d")
+        elif pa.types.is_decimal(t):
+            col = pc.cast(col, pa.float64())
+        columns.append(col.to_pylist())
+    return zip(*columns)
+
+
+def sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+class SqliteTarget(Target):
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection, path: str, bulk_copy_batch_size: int = 10_000):
+        super().__init__(conn, bulk_copy_batch_size)
+        self.path = path
+        self._depth = 0
+
+    @classmethod
+    def open(cls, path: str, bulk_copy_batch_size: int = 10_000) -> SqliteTarget:
+        return cls(connect_sqlite(path), path, bulk_copy_batch_size)
+
+    @classmethod
+    def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> SqliteTarget:
+        from datasync.connections import sqlite_path
+
+        return cls.open(sqlite_path(conn), bulk_copy_batch_size)
+
+    @staticmethod
+    def quote(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    @staticmethod
+    def placeholder(name: str) -> str:
+        return f":{name}"
+
+    def adapt(self, value: Any) -> Any:
+        return sqlite_value(super().adapt(value))
+
+    def column_type(self, column: Column) -> str:
+        if column.kind == "decimal":
+            return f"DECIMAL({column.precision},{column.scale})"
+        return _TYPES[column.kind]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE takes the write lock up front, so a writer never deadlocks on upgrade."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.conn.execute("COMMIT")
+
+    def _lock_path(self, table: str) -> Path:
+        base = self.path if self.path not in ("", ":memory:") else os.path.join("/tmp", f"datasync-mem-{os.getpid()}")
+        return Path(f"{base}.{table.lower()}.lock")
+
+    @contextmanager
+    def table_lock(self, table: str, timeout_s: float) -> Iterator[None]:
+        fd = os.open(self._lock_path(table), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise TableLockTimeout(f"table {table}: another sync holds its lock") from None
+                    time.sleep(0.1)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def table_exists(self, name: str) -> bool:
+        return bool(self.fetch("ddl", "table_exists", {"name": name}))
+
+    def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
+        sql = self.render("merge", "insert_rows", table=table, temp=temp, cols=schema.column_names)
+        rows = to_sqlite_rows(batch)
+        cur = self.conn.cursor()
+        try:
+            cur.executemany(sql, rows)
+        finally:
+            cur.close()
+
+    def merge(self, schema: TableSchema, staging: str, dedup: str) -> MergeCounts:
+        """SQLite has no MERGE: count first (we hold the lock and the write transaction), then upsert."""
+        self.run("merge", "dedupe", s=schema, staging=staging, dedup=dedup)
+        inserted, updated = self.fetch("merge", "count_changes", s=schema, dedup=dedup)[0]
+        self.run("merge", "upsert", s=schema, dedup=dedup)
+        return MergeCounts(int(inserted or 0), int(updated or 0))
+
+    def begin_mass(self, schema: TableSchema) -> None:
+        """SQLite cannot disable an index: drop the non-PK ones inside the transaction."""
+        for ix in schema.indexes:
+            self.run("mass", "drop_index", index=schema.index_name(ix))
+        self.run("mass", "truncate", s=schema)
+
+    def end_mass(self, schema: TableSchema, reindex: bool) -> None:
+        for ix in schema.indexes:
+            self.run("ddl", "create_index", s=schema, index=schema.index_name(ix), cols=ix)
+        self.run("mass", "analyze", s=schema)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
