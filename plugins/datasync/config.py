@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import (
     AliasChoices,
+    AliasGenerator,
     BaseModel,
     ConfigDict,
     Field,
@@ -43,7 +44,7 @@ class _Model(BaseModel):
     """Accepts the seed's PascalCase names and snake_case; rejects unknown keys."""
 
     model_config = ConfigDict(
-        alias_generator=lambda n: _aliases(n),  # type: ignore[arg-type]
+        alias_generator=AliasGenerator(validation_alias=_aliases, serialization_alias=to_pascal),
         populate_by_name=True,
         extra="forbid",
         frozen=True,

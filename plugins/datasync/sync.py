@@ -1,0 +1,231 @@
+"""One sync operation (table, type, MinimumDT), written once for every target dialect.
+
+1. Take the per-table lock; close this table's orphaned ledger rows.
+2. Insert the DataUpdate row (NumberRecords = -2), committed at once.
+3. Stream the fetcher's Arrow batches into a session temp staging table.
+4. In one transaction: de-duplicate (latest LastUpdateDT wins), upsert only
+   newer rows, and mark the ledger row successful. Mass with PrepurgeData
+   instead empties and reloads the table inside one transaction.
+Any failure or cancellation rolls the data back and marks the row -1 with the
+error: readers only ever see the old or the new contents.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+
+from datasync import telemetry
+from datasync.config import DataSourceConfig, DataSyncConfig
+from datasync.errors import SyncCancelled
+from datasync.fetchers.base import Fetcher, SourceReader
+from datasync.fetchers.registry import fetcher_class
+from datasync.ledger import Ledger
+from datasync.schedule import minimum_dt as scheduled_minimum_dt
+from datasync.schedule import to_source_time
+from datasync.schema import TableSchema
+from datasync.targets.base import MergeCounts, Target
+from datasync.validation import check_batch
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int], None]
+
+
+def new_operation_id() -> str:
+    """Unique per run and try; short enough for temp-table names on every dialect."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    table: str
+    sync_type: str  # Mass | Daily | Hourly
+    full_refresh: bool = False
+    minimum_dt: datetime | None = None  # explicit override (aware or UTC-naive)
+    run_id: str | None = None
+    operation_id: str = field(default_factory=new_operation_id)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    table: str
+    sync_type: str
+    operation_id: str
+    data_update_id: int
+    rows: int
+    inserted: int
+    updated: int
+    minimum_dt: datetime | None
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "sync_type": self.sync_type,
+            "operation_id": self.operation_id,
+            "data_update_id": self.data_update_id,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "minimum_dt": self.minimum_dt.isoformat() if self.minimum_dt else None,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def build_fetcher(
+    config: DataSyncConfig, table: DataSourceConfig, reader: SourceReader | None = None
+) -> Fetcher:
+    cls = fetcher_class(table.fetcher_type_name)
+    return cls(table, config.source_system(table.source_system), reader, config.batch_size)
+
+
+def resolve_minimum_dt(
+    config: DataSyncConfig, table: DataSourceConfig, request: SyncRequest, last_success: dict[str, datetime]
+) -> datetime | None:
+    """UTC MinimumDT: None for Mass or full refresh, the override if given, else the schedule's."""
+    if request.full_refresh or request.sync_type == "Mass":
+        return None
+    if request.minimum_dt is not None:
+        dt = request.minimum_dt
+        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return scheduled_minimum_dt(config, table, request.sync_type, last_success)
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, (SyncCancelled, KeyboardInterrupt)):
+        return f"cancelled: {exc or 'interrupted'}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _counted(batches: Iterable[pa.RecordBatch], schema: TableSchema, progress: ProgressCallback | None) -> Iterator[pa.RecordBatch]:
+    """Validate each batch and report the running row count."""
+    total = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        check_batch(schema, batch)
+        total += batch.num_rows
+        if progress:
+            progress(total)
+        yield batch
+
+
+def _bulk_load(target: Target, table: str, schema: TableSchema, batches: Iterable[pa.RecordBatch], temp: bool) -> int:
+    rows = 0
+    for batch in batches:
+        target.bulk_load(table, schema, batch, temp=temp)
+        rows += batch.num_rows
+    return rows
+
+
+def _merge_sync(
+    target: Target, ledger: Ledger, schema: TableSchema, batches: Iterable[pa.RecordBatch], operation_id: str, row_id: int
+) -> tuple[int, MergeCounts]:
+    staging, dedup = target.staging_names(schema.name, operation_id)
+    target.drop_staging([staging, dedup])
+    target.create_staging(schema, staging)
+    try:
+        rows = _bulk_load(target, staging, schema, batches, temp=True)
+        with target.transaction():
+            counts = target.merge(schema, staging, dedup)
+            ledger.finish(row_id, rows, counts.inserted, counts.updated)
+    finally:
+        try:
+            target.drop_staging([staging, dedup])
+        except Exception:  # noqa: BLE001 - temp tables die with the session anyway
+            log.debug("could not drop staging tables", exc_info=True)
+    return rows, counts
+
+
+def _mass_prepurge(
+    target: Target,
+    ledger: Ledger,
+    schema: TableSchema,
+    batches: Iterable[pa.RecordBatch],
+    reindex: bool,
+    row_id: int,
+) -> tuple[int, MergeCounts]:
+    """Empty and reload the table in one transaction: readers wait or see the old contents."""
+    with target.transaction():
+        target.begin_mass(schema)
+        rows = _bulk_load(target, schema.name, schema, batches, temp=False)
+        target.end_mass(schema, reindex)
+        counts = MergeCounts(inserted=rows, updated=0)
+        ledger.finish(row_id, rows, counts.inserted, counts.updated)
+    return rows, counts
+
+
+def run_sync(
+    config: DataSyncConfig,
+    request: SyncRequest,
+    target: Target,
+    open_reader: Callable[[], SourceReader],
+    progress: ProgressCallback | None = None,
+    on_started: Callable[[int], None] | None = None,
+) -> SyncResult:
+    """Run one sync operation; the ledger records its outcome whatever happens."""
+    table_cfg = config.table(request.table)
+    table = table_cfg.table_name
+    fetcher_cls = fetcher_class(table_cfg.fetcher_type_name)
+    source_cfg = config.source_system(table_cfg.source_system)
+    ledger = Ledger(target)
+    ledger.ensure()
+    started = time.monotonic()
+    with target.table_lock(table, config.lock_timeout_seconds):
+        closed = ledger.close_orphans(table)
+        if closed:
+            log.warning("%s: closed %d interrupted sync(s) left by a killed run", table, closed)
+        min_dt = resolve_minimum_dt(config, table_cfg, request, ledger.last_success(table))
+        row_id = ledger.start(table, request.sync_type, request.operation_id, request.run_id, min_dt)
+        if on_started:
+            on_started(row_id)
+        telemetry.started(table, request.sync_type)
+        log.info(
+            "%s %s sync %s started (MinimumDT %s)",
+            table, request.sync_type, request.operation_id, min_dt.isoformat() if min_dt else "none: full fetch",
+        )
+        try:
+            with telemetry.sync_span(table, request.sync_type, request.operation_id):
+                reader = open_reader()
+                try:
+                    fetcher = fetcher_cls(table_cfg, source_cfg, reader, config.batch_size)
+                    schema = fetcher.schema()
+                    target.ensure_table(schema)
+                    batches = _counted(fetcher.fetch(to_source_time(min_dt, source_cfg.zone)), schema, progress)
+                    mass = table_cfg.mass_config
+                    if request.sync_type == "Mass" and mass.prepurge_data:
+                        rows, counts = _mass_prepurge(target, ledger, schema, batches, mass.re_index_data, row_id)
+                    else:
+                        rows, counts = _merge_sync(target, ledger, schema, batches, request.operation_id, row_id)
+                finally:
+                    reader.close()
+        except BaseException as exc:
+            seconds = time.monotonic() - started
+            telemetry.failed(table, request.sync_type, seconds)
+            _record_failure(ledger, row_id, exc)
+            raise
+    seconds = time.monotonic() - started
+    telemetry.completed(table, request.sync_type, seconds, rows)
+    log.info(
+        "%s %s sync %s done: %d rows, %d inserted, %d updated in %.1f s",
+        table, request.sync_type, request.operation_id, rows, counts.inserted, counts.updated, seconds,
+    )
+    return SyncResult(
+        table, request.sync_type, request.operation_id, row_id, rows, counts.inserted, counts.updated, min_dt, seconds
+    )
+
+
+def _record_failure(ledger: Ledger, row_id: int, exc: BaseException) -> None:
+    """Mark the ledger row failed; if the target itself is gone, the next run closes it."""
+    try:
+        ledger.fail(row_id, describe_error(exc))
+    except Exception:  # noqa: BLE001 - never mask the original error
+        log.warning("could not record the failure in DataUpdate; the next run of the table will close it", exc_info=True)
