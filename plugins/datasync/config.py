@@ -196,7 +196,7 @@ class DataSyncConfig(_Model):
         for ds in self.data_sources:
             key = ds.table_name.lower()
             if key in seen:
-                raise ValueError(f"duplicate TableName {ds.table_name!r}")
+                raise ValueError(f"DataSources: duplicate TableName {ds.table_name!r}")
             seen.add(key)
         for name in ("JDE", "CMS"):
             if name not in self.source_systems:
@@ -261,8 +261,22 @@ def config_problems(raw: dict[str, Any]) -> list[str]:
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"{_location(tuple(err['loc']), raw)}: {msg}")
+        # model-level checks do not run when a field failed: report duplicates anyway
+        problems += [p for p in _duplicate_problems(raw) if p not in problems]
         return problems
     return _fetcher_problems(cfg)
+
+
+def _duplicate_problems(raw: dict[str, Any]) -> list[str]:
+    entries = raw.get("DataSources", raw.get("data_sources")) or []
+    names = [e.get("TableName", e.get("table_name")) for e in entries if isinstance(e, dict)]
+    seen: set[str] = set()
+    problems = []
+    for name in names:
+        if isinstance(name, str) and name.lower() in seen:
+            problems.append(f"DataSync: DataSources: duplicate TableName {name!r}")
+        seen.add(name.lower() if isinstance(name, str) else name)
+    return problems
 
 
 def _fetcher_problems(cfg: DataSyncConfig) -> list[str]:
