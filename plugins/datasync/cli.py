@@ -1,0 +1,290 @@
+"""The ``datasync`` command line: operate the cache without the Airflow UI.
+
+Every command reads the config from ``--config`` or $DATASYNC_CONFIG and reaches
+databases through Airflow connections (AIRFLOW_CONN_* variables work). Errors
+of ours become one clear line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from datasync.errors import ConfigError, DataSyncError, SyncCancelled
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Optional[Path], typer.Option("--config", "-c", envvar="DATASYNC_CONFIG", help="DataSync config (YAML or JSON).")
+]
+
+
+class SyncTypeArg(str, Enum):
+    mass = "mass"
+    daily = "daily"
+    hourly = "hourly"
+
+
+def _config(path: Path | None) -> Any:
+    from datasync.config import load_config
+
+    return load_config(path)
+
+
+def _fail(exc: BaseException, code: int = 1) -> None:
+    if isinstance(exc, ConfigError):
+        err.print(f"[red]configuration error{' in ' + exc.path if exc.path else ''}:[/red]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+    else:
+        err.print(f"[red]error:[/red] {exc}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise SyncCancelled(f"received signal {signal.Signals(signum).name}")
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+@app.command("check-config")
+def check_config(path: Path) -> None:
+    """Validate a config file; print every problem with file, table and field."""
+    from datasync.config import config_problems, read_section
+
+    try:
+        problems = config_problems(read_section(path))
+    except ConfigError as exc:
+        _fail(exc)
+    if problems:
+        _fail(ConfigError(problems, str(path)))
+    out.print(f"{path}: OK")
+
+
+@app.command("demo-source")
+def demo_source(
+    path: Path,
+    rows: Annotated[int, typer.Option(help="Rows in F4801/F4111 (other tables scale).")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 42,
+    touch: Annotated[Optional[float], typer.Option(help="Instead: update this percent of rows, add half as many.")] = None,
+) -> None:
+    """Write (or, with --touch, update) the demo JDE/CMS source SQLite database."""
+    from datasync import demo
+
+    if touch is not None:
+        summary = demo.touch(str(path), touch, seed=seed)
+        out.print(f"touched {path}: {summary}")
+    else:
+        summary = demo.write_demo_source(str(path), rows, seed=seed)
+        out.print(f"wrote {path}: {summary}")
+
+
+@app.command("init-db")
+def init_db(config: ConfigOpt = None) -> None:
+    """Create the DataUpdate ledger and every configured target table (idempotent)."""
+    from datasync import service
+
+    try:
+        names = service.init_db(_config(config))
+    except DataSyncError as exc:
+        _fail(exc)
+    out.print(f"target ready: DataUpdate, {', '.join(names)}")
+
+
+@app.command("init-airflow")
+def init_airflow(config: ConfigOpt = None) -> None:
+    """Create or update the Airflow pool and check the connections (idempotent)."""
+    from datasync.airflow_setup import init_airflow as setup
+
+    try:
+        for line in setup(_config(config)):
+            out.print(line)
+    except DataSyncError as exc:
+        _fail(exc)
+
+
+def _parse_dt(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO date-time (e.g. 2024-03-01T00:00:00Z)") from None
+
+
+@app.command("run")
+def run(
+    table: str,
+    sync_type: Annotated[SyncTypeArg, typer.Option("--type", "-t", help="Sync type.")] = SyncTypeArg.daily,
+    minimum_dt: Annotated[Optional[str], typer.Option(help="Override MinimumDT (ISO, UTC unless zoned).")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Fetch everything.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run one sync of TABLE now (no schedule check) and print its result."""
+    from datasync import service
+    from datasync.progress import sync_progress
+    from datasync.sync import SyncRequest
+
+    request = SyncRequest(
+        table, sync_type.value.capitalize(), full_refresh=full_refresh, minimum_dt=_parse_dt(minimum_dt)
+    )
+    try:
+        cfg = _config(config)
+        with sync_progress(f"{table} {request.sync_type}") as progress:
+            result = service.sync_table(cfg, request, progress=progress)
+    except (DataSyncError, KeyboardInterrupt) as exc:
+        _fail(exc)
+    except Exception as exc:  # noqa: BLE001 - driver errors: the ledger has it, print one line
+        _fail(exc)
+    out.print(
+        f"{result.table} {result.sync_type}: {result.rows:,} rows, {result.inserted:,} inserted, "
+        f"{result.updated:,} updated in {result.seconds:.2f} s"
+    )
+
+
+@app.command("run-due")
+def run_due(config: ConfigOpt = None) -> None:
+    """Run every due sync by priority, at most MaxDegreeOfParallelism at once."""
+    from datasync import service
+
+    try:
+        outcomes = service.run_due(_config(config))
+    except DataSyncError as exc:
+        _fail(exc)
+    if not outcomes:
+        out.print("nothing is due")
+    for o in outcomes:
+        if o.result:
+            r = o.result
+            out.print(f"{o.table} {o.sync_type}: {r.rows:,} rows, {r.inserted:,} inserted, {r.updated:,} updated")
+        else:
+            out.print(f"[red]{o.table} {o.sync_type} failed:[/red] {o.error}", highlight=False)
+    if any(o.error for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+@app.command("ledger")
+def ledger(
+    table: Annotated[Optional[str], typer.Option(help="Only this table.")] = None,
+    limit: Annotated[int, typer.Option(help="Newest rows to show.")] = 30,
+    config: ConfigOpt = None,
+) -> None:
+    """Show the newest DataUpdate rows."""
+    from datasync.ledger import Ledger
+    from datasync.service import target_session
+
+    try:
+        with target_session(_config(config)) as target:
+            lg = Ledger(target)
+            lg.ensure()
+            rows = lg.recent(table, limit)
+    except DataSyncError as exc:
+        _fail(exc)
+    view = Table("ID", "Table", "Type", "Start (UTC)", "End (UTC)", "MinimumDT", "Records", "Ins", "Upd", "Status", "Error")
+    for r in rows:
+        view.add_row(
+            str(r.data_update_id), r.table_name, r.update_type, _ts(r.start_dt), _ts(r.end_dt), _ts(r.minimum_dt),
+            str(r.number_records), str(r.rows_inserted or ""), str(r.rows_updated or ""), r.status,
+            (r.error_message or "")[:80],
+        )
+    out.print(view)
+
+
+@app.command("recover")
+def recover(config: ConfigOpt = None) -> None:
+    """Close ledger rows of syncs that died (only tables whose lock is free)."""
+    from datasync import service
+
+    try:
+        closed = service.recover(_config(config))
+    except DataSyncError as exc:
+        _fail(exc)
+    out.print(f"closed {sum(closed.values())} interrupted sync(s)" + (f": {closed}" if closed else ""))
+
+
+@app.command("purge")
+def purge(config: ConfigOpt = None) -> None:
+    """Delete ledger rows older than PurgeRetentionDays (keeps each table's latest success per type)."""
+    from datasync import service
+
+    try:
+        deleted = service.purge(_config(config))
+    except DataSyncError as exc:
+        _fail(exc)
+    out.print(f"purged {deleted} ledger row(s)")
+
+
+@app.command("health")
+def health(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Healthy (exit 0), Degraded (1) or Unhealthy (2), with per-table LastSync and Status."""
+    from datasync import service
+
+    try:
+        report = service.health(_config(config))
+    except DataSyncError as exc:
+        _fail(exc, code=2)
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+    else:
+        color = {"Healthy": "green", "Degraded": "yellow", "Unhealthy": "red"}[report.status]
+        out.print(f"[{color}]{report.status}[/{color}]")
+        view = Table("Table", "LastSync (UTC)", "Status", "Problems")
+        for t in report.tables.values():
+            view.add_row(t.table, _ts(t.last_sync), t.status, "; ".join(t.problems))
+        out.print(view)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command("demo")
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the demo databases go.")] = Path("demo"),
+    rows: Annotated[int, typer.Option(help="Rows in the demo source's big tables.")] = 20_000,
+    touch: Annotated[float, typer.Option(help="Percent of rows the simulated ERP day touches.")] = 2.0,
+    config: ConfigOpt = None,
+) -> None:
+    """The main job on the embedded default: source -> mass -> ERP day -> due daily/hourly -> ledger, health."""
+    from datasync.demo_run import run_demo
+
+    try:
+        code = run_demo(workdir, rows, touch, config, out)
+    except DataSyncError as exc:
+        _fail(exc)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    try:
+        app()
+    except SyncCancelled as exc:
+        err.print(f"cancelled: {exc}")
+        sys.exit(143)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Operations the CLI and the Airflow operators share: one place that opens
+connections from the config and calls the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from datasync import health as health_mod
+from datasync.config import DataSyncConfig
+from datasync.connections import open_target
+from datasync.errors import TableLockTimeout
+from datasync.ledger import Ledger, utcnow
+from datasync.schedule import GateDecision, due_syncs, priority_gate
+from datasync.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
+from datasync.targets.base import Target
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def target_session(config: DataSyncConfig, target: Target | None = None) -> Iterator[Target]:
+    """The given target, or a new connection to the config's target that is closed afterwards."""
+    if target is not None:
+        yield target
+        return
+    opened = open_target(config.target_conn_id, config.bulk_copy_batch_size)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def source_opener(config: DataSyncConfig, table: str) -> Callable:
+    """A zero-argument callable opening the source connection of ``table``'s source system."""
+    from datasync.sources import open_source
+
+    conn_id = config.source_system(config.table(table).source_system).conn_id
+    return lambda: open_source(conn_id)
+
+
+def init_db(config: DataSyncConfig, target: Target | None = None) -> list[str]:
+    """Create DataUpdate and every enabled table (idempotent); return the table names."""
+    with target_session(config, target) as t:
+        Ledger(t).ensure()
+        names = []
+        for ds in config.data_sources:
+            schema = build_fetcher(config, ds).schema()
+            t.ensure_table(schema)
+            names.append(schema.name)
+        return names
+
+
+def sync_table(
+    config: DataSyncConfig,
+    request: SyncRequest,
+    target: Target | None = None,
+    progress: ProgressCallback | None = None,
+    on_started: Callable[[int], None] | None = None,
+) -> SyncResult:
+    with target_session(config, target) as t:
+        return run_sync(config, request, t, source_opener(config, request.table), progress, on_started)
+
+
+def gate(config: DataSyncConfig, table: str, sync_type: str, target: Target | None = None) -> GateDecision:
+    """Priority gate for a scheduled Daily/Hourly run (Mass always runs)."""
+    ds = config.table(table)
+    with target_session(config, target) as t:
+        ledger = Ledger(t)
+        ledger.ensure()
+        return priority_gate(ds, sync_type, ledger.last_success(ds.table_name), ledger.running_types(ds.table_name), utcnow())
+
+
+def recover(config: DataSyncConfig, target: Target | None = None) -> dict[str, int]:
+    """Close in-progress ledger rows of tables whose lock is free (their sync is dead)."""
+    closed: dict[str, int] = {}
+    with target_session(config, target) as t:
+        ledger = Ledger(t)
+        ledger.ensure()
+        for table in ledger.in_progress_tables():
+            try:
+                with t.try_table_lock(table):
+                    closed[table] = ledger.close_orphans(table, by="recovery")
+            except TableLockTimeout:
+                log.info("%s: a sync is running; its ledger row is left alone", table)
+    return closed
+
+
+def purge(config: DataSyncConfig, target: Target | None = None) -> int:
+    with target_session(config, target) as t:
+        ledger = Ledger(t)
+        ledger.ensure()
+        return ledger.purge(config.purge_retention_days)
+
+
+def health(config: DataSyncConfig, target: Target | None = None, now: datetime | None = None) -> health_mod.HealthReport:
+    with target_session(config, target) as t:
+        ledger = Ledger(t)
+        ledger.ensure()
+        return health_mod.evaluate(config, ledger, now or utcnow())
+
+
+@dataclass(frozen=True)
+class DueOutcome:
+    table: str
+    sync_type: str
+    result: SyncResult | None
+    error: str | None
+
+
+def run_due(config: DataSyncConfig, run_id: str | None = None, now: datetime | None = None) -> list[DueOutcome]:
+    """Run every due sync, highest priority first, at most MaxDegreeOfParallelism at once.
+
+    Each sync opens its own target connection: parallel syncs share nothing.
+    """
+    with target_session(config) as t:
+        ledger = Ledger(t)
+        ledger.ensure()
+        facts = {
+            ds.table_name: (ledger.last_success(ds.table_name), ledger.running_types(ds.table_name))
+            for ds in config.enabled_tables()
+        }
+    due = due_syncs(config, facts, now or utcnow())
+
+    def one(pair: tuple) -> DueOutcome:
+        ds, sync_type = pair
+        try:
+            result = sync_table(config, SyncRequest(ds.table_name, sync_type, run_id=run_id))
+            return DueOutcome(ds.table_name, sync_type, result, None)
+        except Exception as exc:  # noqa: BLE001 - one table's failure must not stop the others
+            log.error("%s %s sync failed: %s", ds.table_name, sync_type, exc)
+            return DueOutcome(ds.table_name, sync_type, None, f"{type(exc).__name__}: {exc}")
+
+    with ThreadPoolExecutor(max_workers=config.max_degree_of_parallelism) as pool:
+        return list(pool.map(one, due))
