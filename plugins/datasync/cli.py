@@ -24,8 +24,8 @@ from rich.table import Table
 from datasync.errors import ConfigError, DataSyncError, SyncCancelled
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ConfigOpt = Annotated[
     Optional[Path], typer.Option("--config", "-c", envvar="DATASYNC_CONFIG", help="DataSync config (YAML or JSON).")

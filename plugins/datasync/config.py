@@ -254,41 +254,48 @@ def _location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
 
 def config_problems(raw: dict[str, Any]) -> list[str]:
     """Every problem in a raw section, each naming table and field; empty if valid."""
+    problems: list[str] = []
     try:
-        cfg = DataSyncConfig.model_validate(raw)
+        DataSyncConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"{_location(tuple(err['loc']), raw)}: {msg}")
-        # model-level checks do not run when a field failed: report duplicates anyway
-        problems += [p for p in _duplicate_problems(raw) if p not in problems]
-        return problems
-    return _fetcher_problems(cfg)
-
-
-def _duplicate_problems(raw: dict[str, Any]) -> list[str]:
-    entries = raw.get("DataSources", raw.get("data_sources")) or []
-    names = [e.get("TableName", e.get("table_name")) for e in entries if isinstance(e, dict)]
-    seen: set[str] = set()
-    problems = []
-    for name in names:
-        if isinstance(name, str) and name.lower() in seen:
-            problems.append(f"DataSync: DataSources: duplicate TableName {name!r}")
-        seen.add(name.lower() if isinstance(name, str) else name)
+    # checks on the raw entries, so that one bad field does not hide the others
+    for problem in _duplicate_problems(raw) + _fetcher_problems(raw):
+        if problem not in problems:
+            problems.append(problem)
     return problems
 
 
-def _fetcher_problems(cfg: DataSyncConfig) -> list[str]:
+def _entries(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = raw.get("DataSources", raw.get("data_sources")) or []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def _duplicate_problems(raw: dict[str, Any]) -> list[str]:
+    seen: set[str] = set()
+    problems = []
+    for entry in _entries(raw):
+        name = entry.get("TableName", entry.get("table_name"))
+        if isinstance(name, str):
+            if name.lower() in seen:
+                problems.append(f"DataSync: DataSources: duplicate TableName {name!r}")
+            seen.add(name.lower())
+    return problems
+
+
+def _fetcher_problems(raw: dict[str, Any]) -> list[str]:
     from datasync.fetchers.registry import known_fetchers
 
     known = known_fetchers()
     problems = []
-    for ds in cfg.data_sources:
-        if ds.fetcher_type_name not in known:
+    for entry in _entries(raw):
+        fetcher = entry.get("FetcherTypeName", entry.get("fetcher_type_name"))
+        if isinstance(fetcher, str) and fetcher not in known:
+            name = entry.get("TableName", entry.get("table_name"))
             problems.append(
-                f"table {ds.table_name}, field FetcherTypeName: unknown fetcher {ds.fetcher_type_name!r}; "
-                f"known: {', '.join(sorted(known))}"
+                f"table {name}, field FetcherTypeName: unknown fetcher {fetcher!r}; known: {', '.join(known)}"
             )
     return problems
 
