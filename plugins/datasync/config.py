@@ -262,7 +262,7 @@ def config_problems(raw: dict[str, Any]) -> list[str]:
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"{_location(tuple(err['loc']), raw)}: {msg}")
     # checks on the raw entries, so that one bad field does not hide the others
-    for problem in _duplicate_problems(raw) + _fetcher_problems(raw):
+    for problem in _duplicate_problems(raw) + _fetcher_problems(raw) + _post_processor_problems(raw):
         if problem not in problems:
             problems.append(problem)
     return problems
@@ -296,6 +296,22 @@ def _fetcher_problems(raw: dict[str, Any]) -> list[str]:
             name = entry.get("TableName", entry.get("table_name"))
             problems.append(
                 f"table {name}, field FetcherTypeName: unknown fetcher {fetcher!r}; known: {', '.join(known)}"
+            )
+    return problems
+
+
+def _post_processor_problems(raw: dict[str, Any]) -> list[str]:
+    from datasync.postprocessors import known_post_processors
+
+    known = known_post_processors()
+    problems = []
+    for entry in _entries(raw):
+        name = entry.get("PostProcessorTypeName", entry.get("post_processor_type_name"))
+        if isinstance(name, str) and name not in known:
+            table = entry.get("TableName", entry.get("table_name"))
+            problems.append(
+                f"table {table}, field PostProcessorTypeName: unknown post-processor {name!r}; "
+                f"known: {', '.join(known) or '(none registered)'}"
             )
     return problems
 

@@ -16,6 +16,7 @@ from datasync.config import DataSyncConfig
 from datasync.connections import open_target
 from datasync.errors import TableLockTimeout
 from datasync.ledger import Ledger, utcnow
+from datasync.postprocessors import post_processor
 from datasync.schedule import GateDecision, due_syncs, priority_gate
 from datasync.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
 from datasync.targets.base import Target
@@ -64,7 +65,12 @@ def sync_table(
     on_started: Callable[[int], None] | None = None,
 ) -> SyncResult:
     with target_session(config, target) as t:
-        return run_sync(config, request, t, source_opener(config, request.table), progress, on_started)
+        result = run_sync(config, request, t, source_opener(config, request.table), progress, on_started)
+        table = config.table(request.table)
+        if table.post_processor_type_name:
+            log.info("%s: running post-processor %s", table.table_name, table.post_processor_type_name)
+            post_processor(table.post_processor_type_name).run(t, table, result)
+        return result
 
 
 def gate(config: DataSyncConfig, table: str, sync_type: str, target: Target | None = None) -> GateDecision:

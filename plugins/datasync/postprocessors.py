@@ -1,0 +1,49 @@
+"""Post-processors: optional work after a successful sync (the seed's PostProcessorTypeName).
+
+Registered by name like fetchers; other packages add theirs through the
+``datasync.postprocessors`` entry-point group. A post-processor runs on the
+sync's own target connection after the data is committed.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, ClassVar
+
+from datasync.errors import ConfigError
+
+if TYPE_CHECKING:
+    from datasync.config import DataSourceConfig
+    from datasync.sync import SyncResult
+    from datasync.targets.base import Target
+
+_REGISTRY: dict[str, type[PostProcessor]] = {}
+
+
+class PostProcessor(ABC):
+    type_name: ClassVar[str]
+
+    @abstractmethod
+    def run(self, target: Target, table: DataSourceConfig, result: SyncResult) -> None:
+        """Do the follow-up work; raise to report a failure."""
+
+
+def register_post_processor(cls: type[PostProcessor]) -> type[PostProcessor]:
+    cls.type_name = getattr(cls, "type_name", None) or cls.__name__
+    _REGISTRY[cls.type_name] = cls
+    return cls
+
+
+def known_post_processors() -> list[str]:
+    for ep in entry_points(group="datasync.postprocessors"):
+        if ep.name not in _REGISTRY:
+            register_post_processor(ep.load())
+    return sorted(_REGISTRY)
+
+
+def post_processor(name: str) -> PostProcessor:
+    known = known_post_processors()
+    if name not in _REGISTRY:
+        raise ConfigError([f"unknown post-processor {name!r}; known: {', '.join(known)}"])
+    return _REGISTRY[name]()
