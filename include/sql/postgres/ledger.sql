@@ -1,0 +1,32 @@
+{# DataUpdate on PostgreSQL: DDL, insert returning the id, row limit. The rest is in common/ledger.sql.
+   Times are UTC in TIMESTAMP (without time zone) columns; the session time zone is UTC too. #}
+{% import "common/ledger.sql" as common %}
+{% macro create() %}
+CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
+    "DataUpdateID" BIGINT GENERATED ALWAYS AS IDENTITY CONSTRAINT "PK_DataUpdate" PRIMARY KEY,
+    "TableName" VARCHAR(128) NOT NULL,
+    "UpdateType" VARCHAR(16) NOT NULL,
+    "OperationId" VARCHAR(64) NOT NULL,
+    "RunId" VARCHAR(250),
+    "StartDT" TIMESTAMP NOT NULL,
+    "EndDT" TIMESTAMP,
+    "MinimumDT" TIMESTAMP,
+    "NumberRecords" BIGINT NOT NULL,
+    "WasSuccessful" SMALLINT NOT NULL DEFAULT 0 CONSTRAINT "CK_DataUpdate_WasSuccessful" CHECK ("WasSuccessful" IN (0, 1)),
+    "RowsInserted" BIGINT,
+    "RowsUpdated" BIGINT,
+    "ErrorMessage" TEXT
+);
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_LastSuccess" ON "DataUpdate" ("TableName", "UpdateType", "StartDT") WHERE "WasSuccessful" = 1;
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("TableName") WHERE "NumberRecords" = -2;
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_StartDT" ON "DataUpdate" ("StartDT")
+{% endmacro %}
+
+{% macro start() %}
+{{ common.start() }}{{ common.start_values() }} RETURNING "DataUpdateID"
+{% endmacro %}
+
+{% macro recent(table=None) %}
+SELECT {{ common.columns() }} FROM {{ "DataUpdate" | q }} {{ common.recent_where(table) }}
+ORDER BY {{ "DataUpdateID" | q }} DESC LIMIT {{ p('limit') }}
+{% endmacro %}

@@ -1,0 +1,55 @@
+{# Staging, de-duplication and the guarded upsert for PostgreSQL.
+   Staging tables are session TEMP tables filled by COPY; "__datasync_seq" records load order so
+   that of two rows with the same key and LastUpdateDT the later one wins, as on the other targets. #}
+{% macro collist(cols, prefix="") %}{% for c in cols %}{{ prefix }}{{ c | q }}{{ ", " if not loop.last }}{% endfor %}{% endmacro %}
+
+{% macro create_staging(s, staging, types) %}
+CREATE TEMP TABLE {{ staging | q }} (
+{% for c in s.columns %}
+    {{ c.name | q }} {{ types[c.name] }},
+{% endfor %}
+    "__datasync_seq" BIGINT GENERATED ALWAYS AS IDENTITY
+)
+{% endmacro %}
+
+{% macro copy_csv(table, cols) %}
+COPY {{ table | q }} ({{ collist(cols) }}) FROM STDIN WITH (FORMAT csv)
+{% endmacro %}
+
+{% macro copy_binary(table, cols) %}
+COPY {{ table | q }} ({{ collist(cols) }}) FROM STDIN WITH (FORMAT binary)
+{% endmacro %}
+
+{% macro dedupe(s, staging, dedup) %}
+CREATE TEMP TABLE {{ dedup | q }} AS
+SELECT {{ collist(s.column_names) }}
+FROM (
+    SELECT {{ collist(s.column_names) }},
+           ROW_NUMBER() OVER (PARTITION BY {{ collist(s.primary_key) }}
+                              ORDER BY {{ s.last_update_column | q }} DESC, "__datasync_seq" DESC) AS "__rn"
+    FROM {{ staging | q }}
+) AS ranked
+WHERE "__rn" = 1
+{% endmacro %}
+
+{# One statement: insert new keys, update existing keys only with a newer LastUpdateDT.
+   RETURNING (xmax = 0) is true for a freshly inserted row and false for an updated one
+   (the updated row version carries the updating transaction in xmax); rows skipped by the
+   WHERE guard are not returned, so the two counts are exact. #}
+{% macro merge(s, dedup) %}
+WITH changed AS (
+    INSERT INTO {{ s.name | q }} AS t ({{ collist(s.column_names) }})
+    SELECT {{ collist(s.column_names) }} FROM {{ dedup | q }}
+    ON CONFLICT ({{ collist(s.primary_key) }}) DO UPDATE SET
+{% for c in s.non_key_columns %}
+        {{ c | q }} = excluded.{{ c | q }}{{ "," if not loop.last }}
+{% endfor %}
+    WHERE excluded.{{ s.last_update_column | q }} > t.{{ s.last_update_column | q }}
+    RETURNING (t.xmax = 0) AS inserted
+)
+SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FILTER (WHERE NOT inserted) FROM changed
+{% endmacro %}
+
+{% macro drop_temp(name) %}
+DROP TABLE IF EXISTS pg_temp.{{ name | q }}
+{% endmacro %}

@@ -1,0 +1,236 @@
+"""PostgreSQL target: COPY into session temp staging, guarded upsert, advisory locks.
+
+The connection comes from the Airflow connection through PostgresHook. With
+SQLAlchemy 2 and psycopg 3 installed (our pins) the provider's hook hands out a
+psycopg 3 connection, which we need for ``cursor.copy()``; should a deployment
+end up with a hook that only speaks psycopg2, we open a psycopg 3 connection
+ourselves from the same connection parameters (host, port, login, password,
+database and the connection's extras) instead.
+
+The connection runs in autocommit mode; the sync's transactions are explicit
+(``transaction()``, nestable through savepoints). The session time zone is UTC,
+so the ledger's TIMESTAMP columns hold UTC.
+
+Bulk loading uses COPY ... FROM STDIN in CSV form written by Arrow's C++ CSV
+writer (strings always quoted, so an unquoted empty field is NULL and ``""`` is
+an empty string). On 200,000 rows of mixed types it loaded 540-650k rows/s against
+175-240k rows/s for psycopg's binary COPY fed row by row from Python, so CSV it is
+(``bulk_load_binary`` stays for re-measuring; tests/test_postgres_target.py checks
+the round trips of NULL, empty strings, quotes, newlines, unicode and decimals).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg.errors
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg.rows import tuple_row
+
+from datasync.errors import TableLockTimeout
+from datasync.schema import Column, TableSchema
+from datasync.targets.base import Target
+
+_TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "date": "DATE", "datetime": "TIMESTAMP"}
+_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+#: SQLSTATEs worth a retry: connection exceptions (class 08), serialization failure,
+#: deadlock, lock not available, operator intervention (shutdown, restart, crash),
+#: too many connections.
+_TRANSIENT_SQLSTATES = ("40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300")
+
+#: Advisory-lock key namespace: keys are a stable 64-bit hash of "datasync:<what>:<name>".
+_LOCK_NAMESPACE = "datasync"
+
+
+def advisory_key(kind: str, name: str) -> int:
+    """A stable signed 64-bit advisory-lock key (the same in every process and release)."""
+    digest = hashlib.blake2b(f"{_LOCK_NAMESPACE}:{kind}:{name.lower()}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def short_name(name: str, limit: int = 63) -> str:
+    """``name`` itself if PostgreSQL keeps it whole, else a prefix plus a hash (never two names in one)."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
+    return f"{name[: limit - 9]}_{digest}"
+
+
+def connect_postgres(conn: Any) -> psycopg.Connection:
+    """A psycopg 3 connection for Airflow Connection ``conn`` (through PostgresHook when it gives one)."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    hook = PostgresHook(postgres_conn_id=conn.conn_id, connection=conn)
+    raw = hook.get_conn()
+    if not isinstance(raw, psycopg.Connection):
+        # The hook speaks psycopg2 here: COPY from a stream needs psycopg 3, so connect with the
+        # hook's connection parameters ourselves.
+        raw.close()
+        extras = {k: v for k, v in conn.extra_dejson.items() if k not in hook.ignored_extra_options and k != "cursor"}
+        raw = psycopg.connect(
+            host=conn.host, port=conn.port, user=conn.login, password=conn.password, dbname=conn.schema, **extras
+        )
+    return raw
+
+
+class PostgresTarget(Target):
+    dialect = "postgres"
+    max_identifier_length = 63
+
+    def __init__(self, conn: psycopg.Connection, bulk_copy_batch_size: int = 10_000):
+        conn.autocommit = True
+        conn.row_factory = tuple_row
+        conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
+        super().__init__(conn, bulk_copy_batch_size)
+
+    @classmethod
+    def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> PostgresTarget:
+        return cls(connect_postgres(conn), bulk_copy_batch_size)
+
+    @classmethod
+    def connect(cls, conninfo: str, bulk_copy_batch_size: int = 10_000) -> PostgresTarget:
+        """Open from a libpq connection string or URI (tests, tools outside Airflow)."""
+        return cls(psycopg.connect(conninfo), bulk_copy_batch_size)
+
+    # ------------------------------------------------------------------ identifiers and values
+    @staticmethod
+    def quote(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    @staticmethod
+    def placeholder(name: str) -> str:
+        return f"%({name})s"
+
+    def column_type(self, column: Column) -> str:
+        if column.kind == "string":
+            return f"VARCHAR({column.length})" if column.length else "TEXT"
+        if column.kind == "decimal":
+            return f"NUMERIC({column.precision},{column.scale})"
+        return _TYPES[column.kind]
+
+    # ------------------------------------------------------------------ transactions and locks
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN … COMMIT, or a savepoint when nested; any exception rolls back."""
+        with self.conn.transaction():
+            yield
+
+    @contextmanager
+    def table_lock(self, table: str, timeout_s: float) -> Iterator[None]:
+        """Session-level advisory lock on the table's key; the server frees it if the session dies."""
+        key = advisory_key("table", table)
+        if timeout_s <= 0:
+            granted = self.query("SELECT pg_try_advisory_lock(%(key)s)", {"key": key})[0][0]
+        else:
+            granted = self._wait_for_lock(key, timeout_s)
+        if not granted:
+            raise TableLockTimeout(f"table {table}: another sync holds its lock")
+        try:
+            yield
+        finally:
+            self._unlock(key)
+
+    def _wait_for_lock(self, key: int, timeout_s: float) -> bool:
+        """Queue for the lock (woken the moment it is free) for at most ``timeout_s`` seconds."""
+        ms = f"{max(1, int(timeout_s * 1000))}ms"
+        self.query("SELECT set_config('lock_timeout', %(ms)s, false)", {"ms": ms})
+        try:
+            self.query("SELECT pg_advisory_lock(%(key)s)", {"key": key})
+            return True
+        except psycopg.errors.LockNotAvailable:
+            return False
+        finally:
+            self.query("SELECT set_config('lock_timeout', '0', false)", {})
+
+    def _unlock(self, key: int) -> None:
+        if self.conn.closed or self.conn.broken:
+            return  # the server released it with the session
+        try:
+            self.query("SELECT pg_advisory_unlock(%(key)s)", {"key": key})
+        except psycopg.Error:
+            pass  # a dead session holds no locks; never mask the sync's own error
+
+    # ------------------------------------------------------------------ DDL
+    def table_exists(self, name: str) -> bool:
+        return bool(self.fetch("ddl", "table_exists", {"name": name}))
+
+    def _ddl_lock(self) -> None:
+        self.run("ddl", "ddl_lock", {"key": advisory_key("ddl", "schema")})
+
+    def ensure_table(self, schema: TableSchema) -> None:
+        if self.table_exists(schema.name):
+            return
+        with self.transaction():
+            self._ddl_lock()
+            self.run(
+                "ddl", "create_table", s=schema, types=self.column_types(schema), pk_name=short_name(f"PK_{schema.name}")
+            )
+            for ix in schema.indexes:
+                self.run("ddl", "create_index", s=schema, index=self.index_name(schema, ix), cols=ix)
+
+    def ensure_ledger(self) -> None:
+        if self.table_exists("DataUpdate"):
+            return
+        with self.transaction():
+            self._ddl_lock()
+            for stmt in self.render("ledger", "create").split(";\n"):
+                if stmt.strip():
+                    self.execute(stmt)
+
+    @staticmethod
+    def index_name(schema: TableSchema, columns: tuple[str, ...]) -> str:
+        return short_name(schema.index_name(columns))
+
+    # ------------------------------------------------------------------ loading
+    def staging_names(self, table: str, operation_id: str) -> tuple[str, str]:
+        staging, dedup = super().staging_names(table, operation_id)
+        return short_name(staging), short_name(dedup)
+
+    def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
+        """COPY ``batch`` as CSV, BulkCopyBatchSize rows per write, in one COPY statement."""
+        sql = self.render("merge", "copy_csv", table=table, cols=schema.column_names)
+        step = max(1, self.bulk_copy_batch_size)
+        with self.conn.cursor() as cur, cur.copy(sql) as copy:
+            for start in range(0, batch.num_rows, step):
+                buf = io.BytesIO()
+                pacsv.write_csv(batch.slice(start, step), buf, _CSV_OPTIONS)
+                copy.write(buf.getbuffer())
+
+    def bulk_load_binary(self, table: str, schema: TableSchema, batch: pa.RecordBatch) -> None:
+        """COPY in binary format, row by row through psycopg (kept for the benchmark in the tests)."""
+        sql = self.render("merge", "copy_binary", table=table, cols=schema.column_names)
+        types = [self.column_type(c).split("(")[0].lower() for c in schema.columns]
+        columns = [batch.column(c.name).to_pylist() for c in schema.columns]
+        with self.conn.cursor() as cur, cur.copy(sql) as copy:
+            copy.set_types(types)
+            for row in zip(*columns):
+                copy.write_row(row)
+
+    def begin_mass(self, schema: TableSchema) -> None:
+        """Drop the non-PK indexes (loading without them is faster) and empty the table."""
+        for ix in schema.indexes:
+            self.run("mass", "drop_index", index=self.index_name(schema, ix))
+        self.run("mass", "truncate", s=schema)
+
+    def end_mass(self, schema: TableSchema, reindex: bool) -> None:
+        """Build the indexes over the loaded rows and refresh the planner's statistics."""
+        for ix in schema.indexes:
+            self.run("ddl", "create_index", s=schema, index=self.index_name(schema, ix), cols=ix)
+        self.run("mass", "analyze", s=schema)
+
+    # ------------------------------------------------------------------ errors
+    def is_transient(self, exc: BaseException) -> bool:
+        if not isinstance(exc, psycopg.Error):
+            return False
+        state = exc.sqlstate or ""
+        if state.startswith("08") or state in _TRANSIENT_SQLSTATES:
+            return True
+        # A lost connection has no SQLSTATE: psycopg raises OperationalError and marks it broken.
+        return isinstance(exc, psycopg.OperationalError) and not state
