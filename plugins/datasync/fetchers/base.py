@@ -28,6 +28,9 @@ class SourceReader(Protocol):
     def placeholder(self, name: str) -> str:
         """The driver's placeholder for bound value ``name`` in query text."""
 
+    def quote(self, name: str) -> str:
+        """The source's quoting of a validated identifier (table, column, schema)."""
+
     def read(
         self, sql: str, params: dict[str, Any], batch_size: int, schema: pa.Schema | None = None
     ) -> Iterator[pa.RecordBatch]:

@@ -1,0 +1,183 @@
+"""CMS fetchers: the shop-floor system's tables, already in plain SQL types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datasync import jde
+from datasync.errors import ConfigError, SourceDataError
+from datasync.fetchers.base import Fetcher
+from datasync.fetchers.registry import register
+from datasync.schema import LAST_UPDATE_COLUMN, Column, TableSchema
+from datasync.sqltemplates import SqlTemplates
+
+_NO_MODIFIED = pa.scalar(jde.NO_AUDIT_DATE, pa.timestamp("us"))
+
+
+@register
+class CmsMisDataFetcher(Fetcher):
+    """MIS_DATA: one row per machine event (lot, item, work order, step, quantities).
+
+    LastUpdateDT is LastModified (a row without one gets 1900-01-01, never NULL).
+    Quantity and Scrap are DECIMAL(18, 4); ``ColumnDecimals`` may change the scale.
+    """
+
+    source_system: ClassVar[str] = "CMS"
+    source_table: ClassVar[str] = "MIS_DATA"
+    key: ClassVar[tuple[str, ...]] = ("MisDataId",)
+    modified_column: ClassVar[str] = "LastModified"
+    decimal_columns: ClassVar[dict[str, int]] = {"Quantity": 4, "Scrap": 4}
+
+    _schema: TableSchema | None = None
+
+    def _scales(self) -> dict[str, int]:
+        scales = dict(self.decimal_columns)
+        by_upper = {c.upper(): c for c in scales}
+        unknown = []
+        for column, places in self.table.column_decimals.items():
+            if column.upper() in by_upper:
+                scales[by_upper[column.upper()]] = places
+            else:
+                unknown.append(column)
+        if unknown:
+            raise ConfigError(
+                [
+                    f"table {self.table.table_name}, field ColumnDecimals: {', '.join(unknown)} not a decimal "
+                    f"column of {self.type_name}; its decimal columns: {', '.join(scales)}"
+                ]
+            )
+        return scales
+
+    def schema(self) -> TableSchema:
+        if self._schema is None:
+            scales = self._scales()
+            self._schema = TableSchema(
+                name=self.table.table_name,
+                columns=(
+                    Column("MisDataId", "int", nullable=False),
+                    Column("LotNumber", "string", length=30),
+                    Column("ItemNumber", "string", length=25),
+                    Column("WorkOrder", "int"),
+                    Column("Step", "int"),
+                    Column("Machine", "string", length=30),
+                    Column("Quantity", "decimal", precision=18, scale=scales["Quantity"]),
+                    Column("Scrap", "decimal", precision=18, scale=scales["Scrap"]),
+                    Column("EventTime", "datetime"),
+                    Column(LAST_UPDATE_COLUMN, "datetime", nullable=False),
+                ),
+                primary_key=self.key,
+                indexes=(("LotNumber",), ("WorkOrder",)),
+            )
+        return self._schema
+
+    def source_columns(self) -> list[str]:
+        return [c for c in self.schema().column_names if c != LAST_UPDATE_COLUMN] + [self.modified_column]
+
+    def raw_schema(self) -> pa.Schema:
+        """Reader casts; Quantity and Scrap stay as delivered (FLOAT, DECIMAL or integer)."""
+        return pa.schema(
+            [
+                ("MisDataId", pa.int64()),
+                ("LotNumber", pa.string()),
+                ("ItemNumber", pa.string()),
+                ("WorkOrder", pa.int64()),
+                ("Step", pa.int64()),
+                ("Machine", pa.string()),
+                ("EventTime", pa.timestamp("us")),
+                (self.modified_column, pa.timestamp("us")),
+            ]
+        )
+
+    def sql(self, incremental: bool) -> str:
+        reader = self._require_reader()
+        templates = SqlTemplates("fetchers", reader.quote, reader.placeholder)
+        return templates.render(
+            self.type_name,
+            "select",
+            schema=self.source.schema_name,
+            table=self.source_table,
+            columns=self.source_columns(),
+            incremental=incremental,
+        )
+
+    def _require_reader(self) -> Any:
+        if self.reader is None:
+            raise ConfigError([f"{self.type_name} for table {self.table.table_name} has no source reader"])
+        return self.reader
+
+    def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
+        reader = self._require_reader()
+        schema = self.schema()
+        params: dict[str, Any] = {}
+        if minimum_dt is not None:
+            # whole seconds: text-stored times compare safely; the exact filter follows in Arrow
+            params["minimum_dt"] = minimum_dt.replace(microsecond=0)
+        raw_batches = reader.read(
+            self.sql(minimum_dt is not None),
+            params,
+            self.batch_size,
+            self.raw_schema(),
+            table=self.source_table,
+            key_columns=list(self.key),
+        )
+        for raw in raw_batches:
+            batch = self.convert(raw, schema)
+            if minimum_dt is not None:
+                batch = batch.filter(
+                    pc.greater_equal(batch.column(LAST_UPDATE_COLUMN), pa.scalar(minimum_dt, pa.timestamp("us")))
+                )
+            if batch.num_rows:
+                yield batch
+
+    def convert(self, raw: pa.RecordBatch, schema: TableSchema | None = None) -> pa.RecordBatch:
+        schema = schema or self.schema()
+        key = jde.row_key(raw, list(self.key))
+        arrays = []
+        for col in schema.columns:
+            if col.name == LAST_UPDATE_COLUMN:
+                modified = raw.column(self.modified_column)
+                arrays.append(pc.fill_null(modified, _NO_MODIFIED))
+                continue
+            src = raw.column(col.name)
+            where = jde.Where(self.source_table, col.name, f"{self.table.table_name}.{col.name}", key)
+            if col.kind == "decimal":
+                arrays.append(_to_decimal(src, col.precision, col.scale, where))
+            elif col.kind == "int":
+                arr = jde.to_int64(src, where)
+                if col.name in self.key and arr.null_count:
+                    jde._fail(where, pc.is_null(arr), arr, "a key value (it is NULL)")
+                arrays.append(arr)
+            else:
+                arrays.append(src.cast(col.arrow_type))
+        return pa.RecordBatch.from_arrays(arrays, schema=schema.arrow_schema())
+
+
+def _to_decimal(arr: pa.Array, precision: int, scale: int, where: jde.Where) -> pa.Array:
+    """FLOAT, DECIMAL or integer → decimal128(precision, scale); floats are rounded to ``scale`` first."""
+    target = pa.decimal128(precision, scale)
+    t = arr.type
+    if pa.types.is_null(t):
+        return pa.nulls(len(arr), target)
+    if pa.types.is_floating(t):
+        arr = pc.round(arr, scale)
+    elif not (pa.types.is_integer(t) or pa.types.is_decimal(t)):
+        raise SourceDataError(f"{where.table}.{where.column}: expected a number, the source delivers {t}")
+    try:
+        return arr.cast(target)
+    except pa.ArrowInvalid:
+        for i in range(len(arr)):  # error path only: name the row
+            try:
+                arr.slice(i, 1).cast(target)
+            except pa.ArrowInvalid:
+                raise SourceDataError(
+                    f"{where.describe(i)}: {arr[i].as_py()!r} does not fit DECIMAL({precision}, {scale})"
+                ) from None
+        raise
+
+
+__all__ = ["CmsMisDataFetcher"]
