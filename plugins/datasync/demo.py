@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 DEFAULT_SEED = 20240229
+CHUNK_ROWS = 100_000
 
 BRANCHES = ("10", "M30", "D20", "M40", "1234567", "TX100")
 DOC_TYPES_WO = ("WO", "WO", "WO", "WP")
@@ -253,14 +254,14 @@ def _work_orders(rng: np.random.Generator, start: int, n: int, ctx: _Context, st
     status = rng.integers(0, len(WO_STATUS), n)
     trdj, strt, drqj = julian_of_days(trdj_day), julian_of_days(strt_day), julian_of_days(drqj_day)
     strx = np.where(status >= 3, julian_of_days(drqj_day + rng.integers(-5, 10, n)), 0)
-    if stamp is None:
+    if start == 0 and stamp is None:
         _inject(trdj, [99365, 100001, 124060, 0])
         _inject(strt, [100001, 124060, 99365, 0])
     uorg = rng.integers(1, 5000, n)
     soqs = (uorg * rng.random(n)).astype(np.int64)
     lot = rng.random(n) < 0.7
     upmj, tday = _audit(rng, n, stamp, 0.01)
-    if stamp is None:
+    if start == 0 and stamp is None:
         _inject(tday, [0, 93015, 235959])
         _inject(upmj, [124060, 124060, 124060, 99365, 0])
     doco = 1_000_000 + np.arange(start, start + n)
@@ -305,11 +306,13 @@ def _ledger(rng: np.random.Generator, start: int, n: int, ctx: _Context, stamp: 
     lotn = ["" if bl else ctx.lot_lotn[x] for bl, x in zip(blank.tolist(), lot.tolist())]
     trdj = julian_of_days(rng.integers(_FIRST_DAY, _LAST_DAY + 1, n))
     if stamp is None:
-        _inject(trdj, [99365, 100001, 124060, 0])
+        if start == 0:
+            _inject(trdj, [99365, 100001, 124060, 0])
         crdj, tday = trdj.copy(), _hhmmss(rng, n)
         crdj[rng.random(n) < 0.005] = 0
         tday[rng.random(n) < 0.05] = 0
-        _inject(tday, [0, 93015, 235959])
+        if start == 0:
+            _inject(tday, [0, 93015, 235959])
     else:
         crdj, tday = _audit(rng, n, stamp, 0.0)
     # ILTDAY has no declared type: every 10th time is stored as REAL, the rest as INTEGER
@@ -371,6 +374,11 @@ def _mis_data(rng: np.random.Generator, start: int, n: int, ctx: _Context, stamp
 # --------------------------------------------------------------------------- public API
 
 
+def _chunks(total: int, size: int = CHUNK_ROWS) -> list[tuple[int, int]]:
+    """(start, count) slices: rows are generated and loaded a chunk at a time (flat memory)."""
+    return [(start, min(size, total - start)) for start in range(0, total, size)]
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
@@ -388,8 +396,8 @@ def write_demo_source(
     seed: int = DEFAULT_SEED,
     touch_pct: float | None = None,
     now: datetime | None = None,
-) -> Path:
-    """Create (replace) the demo source at ``path``: ``rows`` work orders and ledger rows.
+) -> dict[str, int]:
+    """Create (replace) the demo source at ``path``: ``rows`` work orders and ledger rows; returns rows per table.
 
     F4101 gets rows/50 items, F4108 rows/10 lots, MIS_DATA ``rows`` events
     (each at least 20). The same seed gives the same file. ``touch_pct``
@@ -421,14 +429,17 @@ def write_demo_source(
             lot_mcu=[],
             doco_max=1_000_000 + rows - 1,
         )
-        lots = _lots(rng, 0, n_lots, ctx, None)
-        _insert(conn, "F4108", lots)
-        ctx.lot_lotn = [s.rstrip() for s in lots["IOLOTN"]]
-        ctx.lot_itm = lots["IOITM"]
-        ctx.lot_mcu = [s.strip() for s in lots["IOMCU"]]
-        _insert(conn, "F4801", _work_orders(rng, 0, rows, ctx, None))
-        _insert(conn, "F4111", _ledger(rng, 0, rows, ctx, None))
-        _insert(conn, "MIS_DATA", _mis_data(rng, 0, rows, ctx, None))
+        lot_itm = []
+        for start, count in _chunks(n_lots):
+            lots = _lots(rng, start, count, ctx, None)
+            _insert(conn, "F4108", lots)
+            ctx.lot_lotn += [s.rstrip() for s in lots["IOLOTN"]]
+            ctx.lot_mcu += [s.strip() for s in lots["IOMCU"]]
+            lot_itm.append(lots["IOITM"])
+        ctx.lot_itm = np.concatenate(lot_itm)
+        for table, generate in (("F4801", _work_orders), ("F4111", _ledger), ("MIS_DATA", _mis_data)):
+            for start, count in _chunks(rows):
+                _insert(conn, table, generate(rng, start, count, ctx, None))
         for name, table, cols, unique in INDEXES:
             conn.execute(
                 f"CREATE {'UNIQUE ' if unique else ''}INDEX {_quote(name)} ON {_quote(table)} "
@@ -439,7 +450,16 @@ def write_demo_source(
         conn.close()
     if touch_pct:
         touch(path, touch_pct, seed=seed + 1, now=now)
-    return path
+    return table_counts(path)
+
+
+def table_counts(path: str | Path) -> dict[str, int]:
+    """Rows per table of the demo source."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {_quote(t)}").fetchone()[0] for t in TABLES}
+    finally:
+        conn.close()
 
 
 def _read_context(conn: sqlite3.Connection) -> _Context:
@@ -518,4 +538,4 @@ def touch(path: str | Path, pct: float, seed: int = DEFAULT_SEED, now: datetime 
     return result
 
 
-__all__ = ["DEFAULT_SEED", "TABLES", "julian_of_days", "touch", "write_demo_source"]
+__all__ = ["DEFAULT_SEED", "TABLES", "julian_of_days", "table_counts", "touch", "write_demo_source"]

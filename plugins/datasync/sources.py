@@ -77,7 +77,10 @@ def build_column(values: Sequence[Any], target: pa.DataType | None, where: str, 
     try:
         arr = pa.array(values)
     except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed bytes and numbers in one column
-        arr = pa.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values], type=pa.string())
+        arr = pa.array(
+            [v.decode("utf-8", "replace") if isinstance(v, bytes) else None if v is None else str(v) for v in values],
+            type=pa.string(),
+        )
     if pa.types.is_binary(arr.type):
         arr = _decode(arr, where, row_of)
     if target is None or arr.type == target:
