@@ -180,6 +180,14 @@ class DataSyncConfig(_Model):
     purge_retention_days: int = Field(30, ge=1)
     lock_timeout_seconds: float = Field(0, ge=0)
     target_conn_id: str = "datasync_target"
+    #: the target's dialect when known ahead (DAG parsing cannot look the connection up):
+    #: mssql makes every sync task a MssqlMergeOperator; None picks the dialect from the
+    #: connection's type when the task runs
+    target_type: Literal["mssql", "postgres", "sqlite"] | None = None
+    #: the target's dialect when known ahead (DAG parsing cannot look the connection up):
+    #: mssql makes every sync task a MssqlMergeOperator; None picks the dialect from the
+    #: connection's type when the task runs
+    target_type: Literal["mssql", "postgres", "sqlite"] | None = None
     pool_name: str = "datasync"
     source_systems: dict[str, SourceSystemConfig] = Field(default_factory=_default_source_systems)
     alerts: AlertConfig = AlertConfig()
