@@ -474,9 +474,11 @@ def test_open_source_from_airflow_connection(work_orders: Path, monkeypatch: pyt
 
 
 def test_missing_sqlite_file_is_a_config_error(tmp_path: Path) -> None:
+    reader = SqliteSourceReader(str(tmp_path / "nope.db"))  # opened on first read
     with pytest.raises(ConfigError, match="nope.db"):
-        SqliteSourceReader(str(tmp_path / "nope.db"))
+        fetch_all(build(reader, "JdeWorkOrderFetcher"))
     assert not (tmp_path / "nope.db").exists()
+    reader.close()
 
 
 # --------------------------------------------------------------------------- PostgreSQL source
@@ -539,3 +541,18 @@ def test_postgres_source_reader(pg_source: dict[str, Any]) -> None:
         assert len(fetch_all(fetcher)) == 25  # the reader is still usable after the error
     finally:
         reader.close()
+
+
+def test_aware_minimum_dt_is_converted_to_source_local_time(work_orders: Path, reader_for: Any) -> None:
+    from datetime import timezone
+
+    cfg = parse_config(
+        {
+            "DataSources": [table_entry("WorkOrder_Curr", "JdeWorkOrderFetcher")],
+            "SourceSystems": {"JDE": {"ConnId": "datasync_jde", "TimeZone": "America/Chicago"}},
+        }
+    )
+    ds = cfg.data_sources[0]
+    fetcher = fetcher_class("JdeWorkOrderFetcher")(ds, cfg.source_system("JDE"), reader_for(work_orders), 100)
+    aware = datetime(2024, 2, 29, 15, 30, 15, tzinfo=timezone.utc)  # 09:30:15 in Chicago (CST)
+    assert sorted(r["DOCO"] for r in fetch_all(fetcher, aware)) == [1001, 1003, 1007]

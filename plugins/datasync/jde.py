@@ -38,7 +38,8 @@ _US_PER_DAY = 86_400 * 1_000_000
 def _year_tables() -> tuple[pa.Array, pa.Array]:
     """Per century-year offset (year − 1900): days from 1970-01-01 to Jan 1, and days in the year."""
     years = np.arange(_MIN_YEAR, _MAX_YEAR + 1)
-    starts = ((years - 1970).astype("datetime64[Y]").astype("datetime64[D]") - np.datetime64("1970-01-01")).astype(np.int64)
+    jan1 = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+    starts = (jan1 - np.datetime64("1970-01-01")).astype(np.int64)
     leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
     return pa.array(starts, pa.int64()), pa.array(np.where(leap, 366, 365), pa.int64())
 
@@ -86,8 +87,8 @@ def _first_true(mask: pa.Array) -> int | None:
     return int(pc.index(mask, True).as_py())
 
 
-def _fail(where: Where, mask: pa.Array, arr: pa.Array, what: str) -> None:
-    """Raise SourceDataError for the first row where ``mask`` is true, if any."""
+def reject_rows(where: Where, mask: pa.Array, arr: pa.Array, what: str) -> None:
+    """Raise SourceDataError naming the first row where ``mask`` is true (``arr[i]`` is not ``what``), if any."""
     first = _first_true(mask)
     if first is None:
         return
@@ -108,7 +109,7 @@ def to_int64(arr: pa.Array | pa.ChunkedArray, where: Where) -> pa.Array:
         if pa.types.is_floating(t):
             finite = pc.is_finite(arr)
             big = pc.greater(pc.abs(arr), 9.2e18)
-            _fail(where, pc.or_(pc.invert(finite), big), arr, "a finite number in int64 range")
+            reject_rows(where, pc.or_(pc.invert(finite), big), arr, "a finite number in int64 range")
         return pc.round(arr).cast(pa.int64())
     raise SourceDataError(f"{where.table}.{where.column}: expected a number, the source delivers {t}")
 
@@ -136,7 +137,7 @@ def julian_to_date(arr: pa.Array | pa.ChunkedArray, where: Where) -> pa.Array:
     safe_offset = pc.if_else(in_range, offset, 0)
     year_days = pc.take(_YEAR_DAYS, pc.fill_null(safe_offset, 0))
     valid = pc.and_(in_range, pc.and_(pc.greater_equal(day, 1), pc.less_equal(day, year_days)))
-    _fail(where, pc.and_(present, pc.invert(valid)), values, "a valid Julian date (CYYDDD)")
+    reject_rows(where, pc.and_(present, pc.invert(valid)), values, "a valid Julian date (CYYDDD)")
     start = pc.take(_YEAR_START, pc.fill_null(safe_offset, 0))
     days = pc.add(start, pc.subtract(day, 1))
     days = pc.if_else(present, days, pa.scalar(None, pa.int64()))
@@ -162,7 +163,7 @@ def tday_to_seconds(arr: pa.Array | pa.ChunkedArray, where: Where) -> pa.Array:
         pc.and_(pc.greater_equal(values, 0), pc.less_equal(hours, 23)),
         pc.and_(pc.less_equal(minutes, 59), pc.less_equal(seconds, 59)),
     )
-    _fail(where, pc.invert(valid), values, "a valid HHMMSS time")
+    reject_rows(where, pc.invert(valid), values, "a valid HHMMSS time")
     return pc.add(pc.add(pc.multiply(hours, 3600), pc.multiply(minutes, 60)), seconds)
 
 
@@ -216,7 +217,7 @@ def implied_decimal(arr: pa.Array | pa.ChunkedArray, places: int, where: Where, 
     limit = 10**precision
     too_big = pc.or_(pc.greater_equal(values, limit), pc.less_equal(values, -limit)) if precision < 19 else None
     if too_big is not None:
-        _fail(where, too_big, values, f"a number of at most {precision} digits")
+        reject_rows(where, too_big, values, f"a number of at most {precision} digits")
     unscaled = values.cast(pa.decimal128(19, 0)).view(pa.decimal128(19, places))
     return unscaled.cast(pa.decimal128(precision, places))
 
@@ -229,6 +230,7 @@ __all__ = [
     "date_to_julian",
     "implied_decimal",
     "julian_to_date",
+    "reject_rows",
     "row_key",
     "tday_to_seconds",
     "to_int64",

@@ -16,13 +16,16 @@ import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from datasync.connections import get_connection, sqlite_path
 from datasync.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
 from datasync.identifiers import validate_identifier
+
+if TYPE_CHECKING:
+    from datasync.fetchers.base import SourceReader
 
 CHUNK_ROWS = 50_000
 """Rows per driver round trip; chunks are concatenated in Arrow up to the batch size."""
@@ -187,12 +190,20 @@ class SqliteSourceReader(_Reader):
 
     def __init__(self, path: str):
         self.path = str(path)
-        try:
-            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-        except sqlite3.OperationalError as exc:
-            raise ConfigError([f"cannot open SQLite source {self.path!r}: {exc}"]) from None
-        self.conn.text_factory = bytes
-        self.conn.execute("PRAGMA busy_timeout = 60000")
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """Opened on first use, read-only: a missing file is an error, never a new empty database."""
+        if self._conn is None:
+            try:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout = 60000")
+            except sqlite3.OperationalError as exc:
+                raise ConfigError([f"cannot open SQLite source {self.path!r}: {exc}"]) from None
+            conn.text_factory = bytes
+            self._conn = conn
+        return self._conn
 
     def placeholder(self, name: str) -> str:
         return ":" + validate_identifier(name, "parameter")
@@ -240,7 +251,9 @@ class SqliteSourceReader(_Reader):
         yield from _rebatch(chunks(), batch_size)
 
     def close(self) -> None:
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def _sqlite_error(exc: sqlite3.OperationalError, table: str) -> Exception:
@@ -277,6 +290,10 @@ class PostgresSourceReader(_Reader):
             kwargs["user"] = conn.login
         if conn.password:
             kwargs["password"] = conn.password
+        extra = getattr(conn, "extra_dejson", None) or {}
+        for option in ("sslmode", "sslrootcert", "connect_timeout", "options", "application_name"):
+            if option in extra:
+                kwargs[option] = extra[option]
         return cls(**kwargs)
 
     def placeholder(self, name: str) -> str:
@@ -336,7 +353,7 @@ READERS = {
 }
 
 
-def open_source(conn_id: str) -> SqliteSourceReader | PostgresSourceReader:
+def open_source(conn_id: str) -> SourceReader:
     """A connected SourceReader for Airflow connection ``conn_id``, chosen by its connection type."""
     conn = get_connection(conn_id)
     conn_type = (conn.conn_type or "").lower()

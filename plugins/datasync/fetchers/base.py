@@ -8,7 +8,7 @@ batches of BatchSize rows and converts each batch with Arrow compute kernels.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -32,9 +32,19 @@ class SourceReader(Protocol):
         """The source's quoting of a validated identifier (table, column, schema)."""
 
     def read(
-        self, sql: str, params: dict[str, Any], batch_size: int, schema: pa.Schema | None = None
+        self,
+        sql: str,
+        params: dict[str, Any],
+        batch_size: int,
+        schema: pa.Schema | None = None,
+        *,
+        table: str = "source",
+        key_columns: Sequence[str] = (),
     ) -> Iterator[pa.RecordBatch]:
-        """Run ``sql`` and yield batches of at most ``batch_size`` rows (cast to ``schema`` if given)."""
+        """Run ``sql`` and yield batches of at most ``batch_size`` rows (columns in ``schema`` cast to it).
+
+        ``table`` and ``key_columns`` only name the source table and row in error messages.
+        """
 
     def close(self) -> None: ...
 

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from datasync import jde
 from datasync.errors import ConfigError, SourceDataError
 from datasync.fetchers.base import Fetcher
+from datasync.fetchers.jde import source_local
 from datasync.fetchers.registry import register
 from datasync.schema import LAST_UPDATE_COLUMN, Column, TableSchema
 from datasync.sqltemplates import SqlTemplates
@@ -24,6 +25,7 @@ class CmsMisDataFetcher(Fetcher):
     """MIS_DATA: one row per machine event (lot, item, work order, step, quantities).
 
     LastUpdateDT is LastModified (a row without one gets 1900-01-01, never NULL).
+    Strings lose trailing spaces like JDE's, so LotNumber joins F4108.LOTN.
     Quantity and Scrap are DECIMAL(18, 4); ``ColumnDecimals`` may change the scale.
     """
 
@@ -113,6 +115,7 @@ class CmsMisDataFetcher(Fetcher):
     def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
         reader = self._require_reader()
         schema = self.schema()
+        minimum_dt = source_local(minimum_dt, self.source)
         params: dict[str, Any] = {}
         if minimum_dt is not None:
             # whole seconds: text-stored times compare safely; the exact filter follows in Arrow
@@ -150,8 +153,10 @@ class CmsMisDataFetcher(Fetcher):
             elif col.kind == "int":
                 arr = jde.to_int64(src, where)
                 if col.name in self.key and arr.null_count:
-                    jde._fail(where, pc.is_null(arr), arr, "a key value (it is NULL)")
+                    jde.reject_rows(where, pc.is_null(arr), arr, "a key value (it is NULL)")
                 arrays.append(arr)
+            elif col.kind == "string":
+                arrays.append(jde.trim_trailing(src))
             else:
                 arrays.append(src.cast(col.arrow_type))
         return pa.RecordBatch.from_arrays(arrays, schema=schema.arrow_schema())

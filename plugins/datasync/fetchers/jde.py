@@ -69,6 +69,13 @@ def implied_decimal(alias: str, places: int = 0, precision: int = 18) -> JdeColu
     return JdeColumn(alias, "implied_decimal", places=places, precision=precision)
 
 
+def source_local(minimum_dt: datetime | None, source: Any) -> datetime | None:
+    """``minimum_dt`` as naive source local time (an aware value is converted to the source's zone)."""
+    if minimum_dt is None or minimum_dt.tzinfo is None:
+        return minimum_dt
+    return minimum_dt.astimezone(source.zone).replace(tzinfo=None)
+
+
 class JdeFetcher(Fetcher):
     """Declarative base of the JDE fetchers; subclasses set the class attributes below."""
 
@@ -179,6 +186,7 @@ class JdeFetcher(Fetcher):
     def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
         reader = self._require_reader()
         schema = self.schema()
+        minimum_dt = source_local(minimum_dt, self.source)
         params: dict[str, Any] = {}
         if minimum_dt is not None:
             params["min_julian"] = jde.date_to_julian(minimum_dt)
@@ -225,7 +233,7 @@ class JdeFetcher(Fetcher):
                 if pa.types.is_string(arr.type):
                     arr = pc.fill_null(arr, "")
                 else:
-                    jde._fail(where, pc.is_null(arr), arr, "a key value (it is NULL)")
+                    jde.reject_rows(where, pc.is_null(arr), arr, "a key value (it is NULL)")
             arrays.append(arr)
         arrays.append(
             jde.audit_timestamp(
@@ -372,5 +380,6 @@ __all__ = [
     "implied_decimal",
     "integer",
     "julian",
+    "source_local",
     "string",
 ]
