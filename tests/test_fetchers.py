@@ -502,10 +502,15 @@ def pg_source() -> Iterator[dict[str, Any]]:
         admin.close()
 
 
-def test_postgres_source_reader(pg_source: dict[str, Any]) -> None:
+def test_postgres_source_reader(pg_source: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
 
-    from datasync.sources import PostgresSourceReader
+    from datasync.sources import PostgresSourceReader, open_source
+
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_CMS", "postgres://postgres@127.0.0.1:5432/" + pg_source["dbname"])
+    via_airflow = open_source("datasync_cms")
+    assert isinstance(via_airflow, PostgresSourceReader) and via_airflow.placeholder("x") == "%(x)s"
+    via_airflow.close()
 
     with psycopg.connect(**pg_source, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA proddta")

@@ -175,7 +175,10 @@ class _Stamp:
     text: str
 
 
-def _audit(rng: np.random.Generator, n: int, stamp: _Stamp | None, no_date_share: float) -> tuple[np.ndarray, np.ndarray]:
+def _audit(
+    rng: np.random.Generator, n: int, stamp: _Stamp | None, no_date_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Audit date (Julian) and time (HHMMSS) columns: ``stamp`` for all, or random with some 0."""
     if stamp is not None:
         return np.full(n, stamp.julian, np.int64), np.full(n, stamp.hhmmss, np.int64)
     dates = julian_of_days(rng.integers(_AUDIT_FIRST_DAY, _LAST_DAY + 1, n))
@@ -478,7 +481,7 @@ def _read_context(conn: sqlite3.Connection) -> _Context:
     )
 
 
-# table → (audit date, audit time, value changes as SQL SET fragments)
+# table → (SET of the audit stamp, SET of the value changes) for the rows touch updates
 _TOUCH = {
     "F4101": ('"IMUPMJ" = ?, "IMTDAY" = ?', '"IMDSC2" = substr(\'REV \' || "IMDSC2", 1, 30)'),
     "F4108": ('"IOUPMJ" = ?, "IOTDAY" = ?', '"IOLOTS" = CASE "IOLOTS" WHEN \' \' THEN \'H\' ELSE \' \' END'),
@@ -486,10 +489,18 @@ _TOUCH = {
     "F4111": ('"ILCRDJ" = ?, "ILTDAY" = ?', '"ILTRQT" = "ILTRQT" + 1'),
     "MIS_DATA": ('"LastModified" = ?', '"Scrap" = "Scrap" + 1'),
 }
-_GENERATORS = {"F4108": _lots, "F4801": _work_orders, "F4111": _ledger, "MIS_DATA": _mis_data}
+_GENERATORS = {
+    "F4101": lambda rng, start, n, ctx, stamp: _items(rng, start, n, stamp),
+    "F4108": _lots,
+    "F4801": _work_orders,
+    "F4111": _ledger,
+    "MIS_DATA": _mis_data,
+}
 
 
-def touch(path: str | Path, pct: float, seed: int = DEFAULT_SEED, now: datetime | None = None) -> dict[str, tuple[int, int]]:
+def touch(
+    path: str | Path, pct: float, seed: int = DEFAULT_SEED, now: datetime | None = None
+) -> dict[str, tuple[int, int]]:
     """Play a day of ERP activity on the demo source at ``path``.
 
     In every table ``pct`` percent of the rows (rounded) get the audit stamp
@@ -518,12 +529,7 @@ def touch(path: str | Path, pct: float, seed: int = DEFAULT_SEED, now: datetime 
                 ((*audit, i) for i in ids),
             )
             if added:
-                generate = _GENERATORS.get(table)
-                if table == "F4101":
-                    new = _items(rng, count, added, stamp)
-                else:
-                    assert generate is not None
-                    new = generate(rng, count, added, ctx, stamp)
+                new = _GENERATORS[table](rng, count, added, ctx, stamp)
                 _insert(conn, table, new)
                 if table == "F4801":
                     ctx.doco_max = int(np.max(new["WADOCO"]))
