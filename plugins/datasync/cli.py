@@ -60,9 +60,10 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Airflow's logging setup (on its import) would print every INFO line of ours
+    logging.getLogger("datasync").setLevel(level)
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 

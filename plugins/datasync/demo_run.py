@@ -54,7 +54,8 @@ def run_demo(workdir: Path, rows: int, touch_pct: float, config_path: Path | Non
     _report(service.run_due(cfg, run_id="demo-mass"), out)
 
     out.rule(f"3. a day of ERP activity: touch {touch_pct}% of rows")
-    out.print(demo.touch(source, touch_pct))
+    for table, (updated, added) in demo.touch(source, touch_pct).items():
+        out.print(f"{table:10} {updated:>7,} rows updated {added:>7,} rows added")
 
     out.rule("4. due syncs: Daily first (priority), then Hourly")
     _report(service.run_due(cfg, run_id="demo-daily"), out)
