@@ -228,6 +228,9 @@ class DataSyncConfig(_Model):
 # --------------------------------------------------------------------------- loading
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~20x faster, same safe subset
+
+
 def read_section(path: str | Path) -> dict[str, Any]:
     """Read the ``DataSync`` section of a JSON or YAML file (the whole file if it has none)."""
     p = Path(path)
@@ -236,7 +239,7 @@ def read_section(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError([f"cannot read config: {exc.strerror or exc}"], str(p)) from None
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.load(text, Loader=_YAML_LOADER)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ConfigError([f"malformed {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {exc}"], str(p)) from None
     if not isinstance(data, dict):

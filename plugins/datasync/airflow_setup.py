@@ -1,0 +1,95 @@
+"""``datasync init-airflow``: what Airflow needs before the DAGs can run, idempotently.
+
+- the pool ``PoolName`` (default ``datasync``) with MaxDegreeOfParallelism slots:
+  created, or updated when the slots differ. Airflow 3 task code cannot create
+  pools, and a task in a missing pool is never scheduled, so this runs from the
+  CLI with access to the metadata database (``airflow db migrate`` first);
+- the target connection and the source connections of the enabled tables must
+  resolve (environment variables or the metadata DB) and have a supported type.
+  Nothing is connected to: the check is about configuration, not reachability.
+"""
+
+from __future__ import annotations
+
+from datasync.config import DataSyncConfig
+from datasync.errors import ConfigError
+
+POOL_DESCRIPTION = "datasync sync tasks: at most MaxDegreeOfParallelism syncs at once"
+
+
+def ensure_pool(name: str, slots: int) -> str:
+    """Create or update pool ``name``; return what was done."""
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        existing = Pool.get_pool(name, session=session)
+        if existing is not None and existing.slots == slots and existing.description == POOL_DESCRIPTION:
+            return f"pool {name}: {slots} slots (unchanged)"
+        before = None if existing is None else existing.slots
+        Pool.create_or_update_pool(name, slots, POOL_DESCRIPTION, include_deferred=False, session=session)
+    if before is None:
+        return f"pool {name}: created with {slots} slots"
+    return f"pool {name}: {slots} slots (was {before})"
+
+
+def _connection_line(role: str, conn_id: str, supported: dict[str, str]) -> tuple[str, str | None]:
+    """(line, problem or None) for one connection."""
+    from datasync.connections import get_connection
+
+    try:
+        conn = get_connection(conn_id)
+    except ConfigError as exc:
+        return f"connection {conn_id} ({role}): MISSING", "; ".join(exc.problems)
+    conn_type = (conn.conn_type or "").lower()
+    where = conn.host or conn.schema or ""
+    if conn_type not in supported:
+        problem = (
+            f"connection {conn_id!r} ({role}) has type {conn_type!r}; supported: {', '.join(sorted(supported))}"
+        )
+        return f"connection {conn_id} ({role}): type {conn_type} not supported", problem
+    return f"connection {conn_id} ({role}): {conn_type}{f' {where}' if where else ''}", None
+
+
+def check_connections(config: DataSyncConfig) -> tuple[list[str], list[str]]:
+    """(lines, problems) for the target and every source system an enabled table uses."""
+    from datasync.connections import TARGETS
+    from datasync.sources import READERS as source_types
+    lines, problems = [], []
+    line, problem = _connection_line("target", config.target_conn_id, TARGETS)
+    lines.append(line)
+    if problem:
+        problems.append(problem)
+    used = sorted({t.source_system for t in config.enabled_tables()})
+    for system in used:
+        conn_id = config.source_system(system).conn_id
+        line, problem = _connection_line(f"{system} source", conn_id, source_types)
+        lines.append(line)
+        if problem:
+            problems.append(problem)
+    if config.target_type:
+        from datasync.connections import get_connection
+
+        try:
+            actual = (get_connection(config.target_conn_id).conn_type or "").lower()
+        except ConfigError:
+            actual = None
+        if actual and actual.replace("postgresql", "postgres") != config.target_type:
+            problems.append(
+                f"TargetType is {config.target_type!r} but connection {config.target_conn_id!r} has type {actual!r}"
+            )
+    return lines, problems
+
+
+def init_airflow(config: DataSyncConfig) -> list[str]:
+    """Create/update the pool, check the connections; return one line per thing done or checked.
+
+    Raises ConfigError listing every connection problem (after the pool is set,
+    so fixing the connections and running it again is enough).
+    """
+    lines = [ensure_pool(config.pool_name, config.max_degree_of_parallelism)]
+    conn_lines, problems = check_connections(config)
+    lines += conn_lines
+    if problems:
+        raise ConfigError([*problems, "done before the problem: " + "; ".join(lines)])
+    return lines

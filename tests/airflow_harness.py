@@ -1,0 +1,197 @@
+"""Helpers for the Airflow-layer tests: configs, an Airflow home, a real SMTP server.
+
+Airflow reads its settings once per process, so everything that needs a
+metadata database (dag.test(), init-airflow, the scheduler) runs in a
+subprocess with its own environment built here; pytest only checks outcomes
+(target rows, ledger rows, e-mails received).
+
+Importing this module also registers ``DelayedJdeItemFetcher``: the real
+JdeItemFetcher, paused before it delivers rows for
+$DATASYNC_TEST_DELAY_<TABLE> seconds (else $DATASYNC_TEST_DELAY, else 0), so
+scheduler tests can hold pool slots for a known time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from datasync.fetchers.jde import JdeItemFetcher
+from datasync.fetchers.registry import register
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+VENV_BIN = Path(sys.executable).parent
+AIRFLOW = str(VENV_BIN / "airflow")
+
+
+@register
+class DelayedJdeItemFetcher(JdeItemFetcher):
+    """JdeItemFetcher that waits before its first batch (a slow source, for scheduler tests)."""
+
+    def fetch(self, minimum_dt: datetime | None) -> Iterator[Any]:
+        name = self.table.table_name.upper()
+        delay = float(os.environ.get(f"DATASYNC_TEST_DELAY_{name}", os.environ.get("DATASYNC_TEST_DELAY", "0")))
+        time.sleep(delay)
+        yield from super().fetch(minimum_dt)
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def entry(name: str, fetcher: str = "JdeItemFetcher", source: str = "JDE", **overrides: Any) -> dict[str, Any]:
+    """One DataSources entry (seed's PascalCase shape) with all three schedules enabled."""
+    out: dict[str, Any] = {
+        "TableName": name,
+        "SourceSystem": source,
+        "FetcherTypeName": fetcher,
+        "IsEnabled": True,
+        "MassConfig": {"Enabled": True, "IntervalMinutes": 10080, "PrepurgeData": True, "ReIndexData": True},
+        "DailyConfig": {"Enabled": True, "IntervalMinutes": 1440},
+        "HourlyConfig": {"Enabled": True, "IntervalMinutes": 60},
+    }
+    out.update(overrides)
+    return out
+
+
+def write_config(path: Path, entries: list[dict[str, Any]], **settings: Any) -> Path:
+    section = {"CheckInterval": "00:01:00", "MaxDegreeOfParallelism": 4, "BatchSize": 5000, **settings}
+    section["DataSources"] = entries
+    path.write_text(yaml.safe_dump({"DataSync": section}, sort_keys=False))
+    return path
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def airflow_env(home: Path, dags_folder: Path, db_url: str | None = None, **extra: str) -> dict[str, str]:
+    """Environment of an Airflow process with its own home, metadata DB and DAG folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "DATASYNC_"))}
+    home.mkdir(parents=True, exist_ok=True)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url or f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONPATH": os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def run(cmd: list[str], env: dict[str, str], timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a command; fail with its output if it fails."""
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return proc
+
+
+def migrate(env: dict[str, str]) -> None:
+    run([AIRFLOW, "db", "migrate"], env, timeout=600)
+
+
+def run_python(code: str, env: dict[str, str], timeout: float = 300) -> Any:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line prefixed RESULT: that is returned."""
+    proc = run([sys.executable, "-c", code], env, timeout=timeout)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT:"):
+            return json.loads(line[len("RESULT:") :])
+    raise AssertionError(f"no RESULT line:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 1.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free port that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Message] = []
+        self._lock = threading.Lock()
+        self.port = free_port()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                msg = message_from_bytes(envelope.content)
+                msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+                with sink._lock:
+                    sink.messages.append(msg)
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    @property
+    def conn_uri(self) -> str:
+        """An Airflow SMTP connection (JSON) for AIRFLOW_CONN_SMTP_DEFAULT."""
+        return json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": self.port,
+                "extra": {"disable_tls": True, "disable_ssl": True, "timeout": 10, "retry_limit": 1},
+            }
+        )
+
+    def matching(self, text: str) -> list[Message]:
+        with self._lock:
+            return [m for m in self.messages if text in (m.get("Subject") or "") or text in body_of(m)]
+
+    def wait(self, text: str, timeout: float = 30) -> Message:
+        return wait_for(lambda: (self.matching(text) or [None])[0], timeout, 0.2, f"an e-mail containing {text!r}")
+
+
+def body_of(msg: Message) -> str:
+    parts = msg.walk() if msg.is_multipart() else [msg]
+    out = []
+    for part in parts:
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            out.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
+    return "\n".join(out)

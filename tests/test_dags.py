@@ -1,0 +1,281 @@
+"""The DAG files: what Airflow's DagBag loads from a config, and how bad entries are reported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from airflow_harness import REPO, entry, write_config
+
+from datasync.dag_factory import (
+    HEALTH_DAG_ID,
+    PURGE_DAG_ID,
+    RECOVERY_DAG_ID,
+    load_tolerant,
+    resolve_config_path,
+    sync_dag_id,
+)
+from datasync.errors import ConfigError
+
+DAGS = REPO / "dags"
+MAIN_FILE = "datasync_dags.py"
+CHECK_FILE = "datasync_config_check.py"
+
+
+def dagbag(monkeypatch: pytest.MonkeyPatch, config: Path, strict: bool = False):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("DATASYNC_CONFIG", str(config))
+    if strict:
+        monkeypatch.setenv("DATASYNC_STRICT_CONFIG", "1")
+    else:
+        monkeypatch.delenv("DATASYNC_STRICT_CONFIG", raising=False)
+    return DagBag(dag_folder=str(DAGS), safe_mode=True)
+
+
+def errors_by_file(bag) -> dict[str, str]:
+    return {Path(k).name: v for k, v in bag.import_errors.items()}
+
+
+# --------------------------------------------------------------------------- the example config
+
+
+def test_example_config_loads_every_dag(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datasync.config import load_config
+
+    cfg = load_config(REPO / "include" / "datasync.yaml")
+    bag = dagbag(monkeypatch, REPO / "include" / "datasync.yaml")
+    assert bag.import_errors == {}
+    expected = {sync_dag_id(t.table_name, s) for t in cfg.enabled_tables() for s in t.enabled_types()}
+    expected |= {RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID}
+    assert set(bag.dag_ids) == expected
+    assert "datasync__Item_Curr__hourly" not in bag.dag_ids  # disabled schedule: no DAG
+
+
+def test_default_config_path_is_the_repos_include_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATASYNC_CONFIG", raising=False)
+    assert resolve_config_path(DAGS / MAIN_FILE) == REPO / "include" / "datasync.yaml"
+    monkeypatch.setenv("DATASYNC_CONFIG", "include/datasync.yaml")
+    monkeypatch.chdir("/")
+    assert resolve_config_path(DAGS / MAIN_FILE) == REPO / "include" / "datasync.yaml"
+
+
+# --------------------------------------------------------------------------- shape of the DAGs
+
+
+@pytest.fixture
+def cfg_path(tmp_path: Path) -> Path:
+    return write_config(
+        tmp_path / "datasync.yaml",
+        [
+            entry("Items", "JdeItemFetcher", DeadlineMinutes=45, AlertEmails=["items@example.com"]),
+            entry("Lots", "JdeLotMasterFetcher", HourlyConfig={"Enabled": True, "IntervalMinutes": 30}),
+            entry("Events", "CmsMisDataFetcher", source="CMS", DailyConfig={"Enabled": False, "IntervalMinutes": 1440}),
+            entry("Off", "JdeItemFetcher", IsEnabled=False),
+        ],
+        MaxDegreeOfParallelism=3,
+        CheckInterval="00:05:00",
+        Alerts={"Emails": ["ops@example.com"], "SmtpConnId": "smtp_alerts", "FromEmail": "cache@example.com"},
+    )
+
+
+def test_sync_dags_schedules_pool_params_and_docs(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> None:
+    from airflow.sdk import DeltaDataIntervalTimetable
+
+    bag = dagbag(monkeypatch, cfg_path)
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {
+        "datasync__Items__mass", "datasync__Items__daily", "datasync__Items__hourly",
+        "datasync__Lots__mass", "datasync__Lots__daily", "datasync__Lots__hourly",
+        "datasync__Events__mass", "datasync__Events__hourly",
+        RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID,
+    }  # fmt: skip
+
+    for dag_id, minutes in {
+        "datasync__Items__mass": 10080,
+        "datasync__Items__daily": 1440,
+        "datasync__Lots__hourly": 30,
+        "datasync__Events__hourly": 60,
+    }.items():
+        dag = bag.dags[dag_id]
+        assert isinstance(dag.timetable, DeltaDataIntervalTimetable), dag_id
+        assert dag.timetable.delta == timedelta(minutes=minutes)
+        assert dag.catchup is False and dag.max_active_runs == 1
+        assert dag.is_paused_upon_creation is False
+        sync = dag.get_task("sync")
+        assert sync.pool == "datasync"
+        assert type(sync).__name__ == "DataSyncOperator"
+        assert sync.retries == 2 and sync.retry_exponential_backoff == 2.0
+
+    mass = bag.dags["datasync__Items__mass"]
+    assert [t.task_id for t in mass.tasks] == ["sync"]  # Mass never waits for a gate
+    assert mass.params == {} or dict(mass.params) == {}
+    hourly = bag.dags["datasync__Items__hourly"]
+    assert {t.task_id for t in hourly.tasks} == {"priority_gate", "sync"}
+    assert hourly.get_task("sync").upstream_task_ids == {"priority_gate"}
+    assert hourly.get_task("priority_gate").pool == "default_pool"
+    params = hourly.params
+    assert params["full_refresh"] is False and params["minimum_dt"] is None
+    assert params.get_param("full_refresh").schema["type"] == "boolean"
+    minimum = params.get_param("minimum_dt")
+    assert (minimum.schema["type"], minimum.schema["format"]) == (["null", "string"], "date-time")
+    assert minimum.description and params.get_param("full_refresh").description
+    assert set(hourly.tags) == {"datasync", "hourly", "Items", "JDE"}
+    doc = hourly.doc_md
+    for fact in ("Items", "JdeItemFetcher", "`ITM`", "datasync_jde", "every 1 hour", "datasync_target"):
+        assert fact in doc, fact
+    events_doc = bag.dags["datasync__Events__mass"].doc_md
+    assert "`MisDataId`" in events_doc and "CMS" in events_doc and "datasync_cms" in events_doc
+
+
+def test_housekeeping_dags(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> None:
+    bag = dagbag(monkeypatch, cfg_path)
+    assert bag.dags[RECOVERY_DAG_ID].timetable.delta == timedelta(minutes=5)  # CheckInterval
+    assert bag.dags[PURGE_DAG_ID].timetable.delta == timedelta(days=1)
+    assert bag.dags[HEALTH_DAG_ID].timetable.delta == timedelta(minutes=15)  # at least 15 min
+    for dag_id in (RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID):
+        dag = bag.dags[dag_id]
+        assert dag.is_paused_upon_creation is False and dag.max_active_runs == 1
+        assert all(t.pool == "default_pool" for t in dag.tasks)
+
+
+def test_deadline_alerts_and_failure_mails_carry_table_and_recipients(
+    monkeypatch: pytest.MonkeyPatch, cfg_path: Path
+) -> None:
+    from airflow.sdk.definitions.deadline import DeadlineReference
+
+    bag = dagbag(monkeypatch, cfg_path)
+    items = bag.dags["datasync__Items__hourly"]
+    (alert,) = items.deadline if isinstance(items.deadline, list) else [items.deadline]
+    assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
+    assert alert.interval == timedelta(minutes=45)  # the table's DeadlineMinutes
+    assert alert.callback.path == "airflow.providers.smtp.notifications.smtp.SmtpNotifier"
+    kwargs = alert.callback.kwargs
+    assert kwargs["to"] == ["items@example.com", "ops@example.com"]
+    assert kwargs["smtp_conn_id"] == "smtp_alerts" and kwargs["from_email"] == "cache@example.com"
+    assert "Items" in kwargs["subject"] and "Items" in kwargs["html_content"]
+
+    lots = bag.dags["datasync__Lots__hourly"]
+    (lots_alert,) = lots.deadline if isinstance(lots.deadline, list) else [lots.deadline]
+    assert lots_alert.interval == timedelta(minutes=30)  # derived from IntervalMinutes (30)
+    assert bag.dags["datasync__Lots__mass"].deadline is not None
+    mass_alert = bag.dags["datasync__Lots__mass"].deadline
+    mass_alert = mass_alert[0] if isinstance(mass_alert, list) else mass_alert
+    assert mass_alert.interval == timedelta(hours=12)  # weekly Mass: capped
+
+    notifier = items.get_task("sync").on_failure_callback
+    notifier = notifier[0] if isinstance(notifier, list) else notifier
+    assert "Items Hourly sync" in notifier.subject and notifier.to == ["items@example.com", "ops@example.com"]
+
+
+def test_no_recipients_no_alerts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bag = dagbag(monkeypatch, write_config(tmp_path / "c.yaml", [entry("Items")]))
+    dag = bag.dags["datasync__Items__daily"]
+    assert not dag.deadline
+    assert not dag.get_task("sync").on_failure_callback
+
+
+def test_target_type_mssql_uses_mssql_merge_operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bag = dagbag(monkeypatch, write_config(tmp_path / "c.yaml", [entry("Items")], TargetType="mssql"))
+    assert type(bag.dags["datasync__Items__daily"].get_task("sync")).__name__ == "MssqlMergeOperator"
+
+
+def test_parsing_context_builds_only_the_running_dag(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> None:
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "datasync__Lots__daily")
+    bag = dagbag(monkeypatch, cfg_path)
+    assert bag.dag_ids == ["datasync__Lots__daily"]
+
+
+# --------------------------------------------------------------------------- bad entries
+
+
+def test_bad_entry_is_one_import_error_and_the_rest_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path / "datasync.yaml",
+        [
+            entry("Items"),
+            entry("Broken", MassConfig={"Enabled": True, "IntervalMinutes": 0}),
+            entry("Lots", "JdeLotMasterFetcher"),
+        ],
+    )
+    bag = dagbag(monkeypatch, path)
+    errors = errors_by_file(bag)
+    assert list(errors) == [CHECK_FILE]  # the DAG file itself stays clean: its DAGs keep running
+    message = errors[CHECK_FILE]
+    assert str(path) in message and "table Broken" in message and "MassConfig.IntervalMinutes" in message
+    assert {"datasync__Items__mass", "datasync__Lots__hourly", HEALTH_DAG_ID} <= set(bag.dag_ids)
+    assert not any("Broken" in d for d in bag.dag_ids)
+    assert any("table Broken" in w for w in bag.captured_warnings.get(str(DAGS / MAIN_FILE), ()))
+
+
+def test_unknown_fetcher_and_duplicate_are_reported_together(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path / "datasync.yaml",
+        [entry("Items"), entry("Ghost", "NoSuchFetcher"), entry("Twice"), entry("twice", "JdeLotMasterFetcher")],
+    )
+    bag = dagbag(monkeypatch, path)
+    message = errors_by_file(bag)[CHECK_FILE]
+    assert "table Ghost, field FetcherTypeName" in message and "NoSuchFetcher" in message
+    assert "duplicate TableName" in message and "twice" in message.lower()
+    assert "datasync__Items__daily" in bag.dag_ids
+    assert not any(d.lower().startswith(("datasync__ghost", "datasync__twice")) for d in bag.dag_ids)
+
+
+def test_loader_names_every_rejected_entry(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.yaml", [entry("Good"), entry("Bad Name"), entry("Neg", HourlyConfig={"Enabled": True, "IntervalMinutes": -5})])
+    loaded = load_tolerant(path)
+    assert [t.table_name for t in loaded.config.data_sources] == ["Good"]
+    assert loaded.rejected == ["Bad Name", "Neg"]
+    assert any("table Neg" in p and "HourlyConfig.IntervalMinutes" in p for p in loaded.problems)
+    assert any("table Bad Name" in p and "TableName" in p for p in loaded.problems)
+
+
+def test_strict_mode_fails_the_whole_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.yaml", [entry("Items"), entry("Broken", FetcherTypeName="Nope")])
+    bag = dagbag(monkeypatch, path, strict=True)
+    errors = errors_by_file(bag)
+    assert MAIN_FILE in errors and "table Broken, field FetcherTypeName" in errors[MAIN_FILE]
+    assert bag.dag_ids == []
+
+
+def test_global_setting_error_fails_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.yaml", [entry("Items")], MaxDegreeOfParallelism=0)
+    bag = dagbag(monkeypatch, path)
+    errors = errors_by_file(bag)
+    assert "MaxDegreeOfParallelism" in errors[MAIN_FILE]
+    assert bag.dag_ids == []
+    with pytest.raises(ConfigError):
+        load_tolerant(path)
+
+
+def test_missing_config_file_is_an_import_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bag = dagbag(monkeypatch, tmp_path / "missing.yaml")
+    assert "cannot read config" in errors_by_file(bag)[MAIN_FILE]
+
+
+# --------------------------------------------------------------------------- parse cost
+
+
+def test_parsing_opens_no_connection_and_imports_no_driver(tmp_path: Path) -> None:
+    """A fresh interpreter parses the DAG file with unreachable connections and no metadata DB."""
+    path = write_config(tmp_path / "c.yaml", [entry(f"T{i:03d}") for i in range(30)])
+    code = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(DAGS / MAIN_FILE)!r})\n"
+        "from airflow.sdk.definitions._internal.contextmanager import DagContext\n"
+        "bad = [m for m in ('pymssql', 'psycopg', 'psycopg2', 'pyodbc', 'airflow.providers.microsoft.mssql.hooks.mssql',"
+        " 'airflow.providers.postgres.hooks.postgres', 'airflow.providers.sqlite.hooks.sqlite') if m in sys.modules]\n"
+        "print('LOADED', bad)\n"
+    )
+    env = {
+        **{k: v for k, v in __import__("os").environ.items() if not k.startswith("AIRFLOW__DATABASE")},
+        "DATASYNC_CONFIG": str(path),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////nonexistent-dir/airflow.db",
+        "AIRFLOW_CONN_DATASYNC_TARGET": "mssql://u:p@127.0.0.1:1/none",
+    }
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "LOADED []" in proc.stdout, proc.stdout
