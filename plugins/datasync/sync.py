@@ -25,6 +25,7 @@ import pyarrow as pa
 from datasync import telemetry
 from datasync.config import DataSourceConfig, DataSyncConfig
 from datasync.errors import SyncCancelled
+from datasync.faults import checkpoint
 from datasync.fetchers.base import Fetcher, SourceReader
 from datasync.fetchers.registry import fetcher_class
 from datasync.ledger import Ledger
@@ -32,7 +33,7 @@ from datasync.schedule import minimum_dt as scheduled_minimum_dt
 from datasync.schedule import to_source_time
 from datasync.schema import TableSchema
 from datasync.targets.base import MergeCounts, Target
-from datasync.validation import check_batch
+from datasync.validation import check_batch, duplicate_key_error
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +116,21 @@ def _counted(batches: Iterable[pa.RecordBatch], schema: TableSchema, progress: P
         total += batch.num_rows
         if progress:
             progress(total)
+        checkpoint("fetch")
         yield batch
 
 
 def _bulk_load(target: Target, table: str, schema: TableSchema, batches: Iterable[pa.RecordBatch], temp: bool) -> int:
     rows = 0
     for batch in batches:
-        target.bulk_load(table, schema, batch, temp=temp)
+        try:
+            target.bulk_load(table, schema, batch, temp=temp)
+        except Exception as exc:
+            if not temp and target.is_duplicate_key(exc):
+                raise duplicate_key_error(schema, batch, exc) from exc
+            raise
         rows += batch.num_rows
+        checkpoint("load")
     return rows
 
 
@@ -136,7 +144,9 @@ def _merge_sync(
         rows = _bulk_load(target, staging, schema, batches, temp=True)
         with target.transaction():
             counts = target.merge(schema, staging, dedup)
+            checkpoint("merge")
             ledger.finish(row_id, rows, counts.inserted, counts.updated)
+            checkpoint("finish")
     finally:
         try:
             target.drop_staging([staging, dedup])
@@ -159,7 +169,9 @@ def _mass_prepurge(
         rows = _bulk_load(target, schema.name, schema, batches, temp=False)
         target.end_mass(schema, reindex)
         counts = MergeCounts(inserted=rows, updated=0)
+        checkpoint("merge")
         ledger.finish(row_id, rows, counts.inserted, counts.updated)
+        checkpoint("finish")
     return rows, counts
 
 

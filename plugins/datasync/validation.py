@@ -27,8 +27,18 @@ def check_batch(schema: TableSchema, batch: pa.RecordBatch) -> None:
     """Raise a clear error if ``batch`` cannot be written to ``schema``'s table."""
     expected = schema.arrow_schema()
     if batch.schema.names != expected.names:
+        missing = [n for n in expected.names if n not in batch.schema.names]
+        extra = [n for n in batch.schema.names if n not in expected.names]
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing column(s) {', '.join(missing)}" if missing else "",
+                f"unexpected column(s) {', '.join(extra)}" if extra else "",
+            )
+            if part
+        ) or "columns in another order"
         raise PermanentSyncError(
-            f"table {schema.name}: fetcher delivered columns {batch.schema.names}, expected {expected.names}"
+            f"table {schema.name}: {detail} (fetcher delivered {batch.schema.names}, expected {expected.names})"
         )
     for field in expected:
         got = batch.schema.field(field.name).type
@@ -43,6 +53,8 @@ def check_batch(schema: TableSchema, batch: pa.RecordBatch) -> None:
                 f"({describe_key(schema, batch, row)})"
             )
     for column in schema.columns:
+        if column.kind == "string":
+            _check_utf8(schema, batch, column.name)
         if column.kind == "string" and column.length:
             lengths = pc.utf8_length(batch.column(column.name))
             too_long = pc.greater(lengths, column.length)
@@ -52,3 +64,48 @@ def check_batch(schema: TableSchema, batch: pa.RecordBatch) -> None:
                     f"table {schema.name}, column {column.name}: value of {lengths[row].as_py()} characters is "
                     f"longer than the column's {column.length} ({describe_key(schema, batch, row)})"
                 )
+
+
+def _check_utf8(schema: TableSchema, batch: pa.RecordBatch, name: str) -> None:
+    """Arrow does not re-check UTF-8 of strings a fetcher built from raw buffers; targets differ
+    (PostgreSQL rejects, SQLite stores the bytes), so reject them here, naming the row."""
+    col = batch.column(name)
+    try:
+        col.validate(full=True)
+    except pa.ArrowInvalid:
+        for row, value in enumerate(col.view(pa.binary()).to_pylist()):  # error path only
+            if value is not None:
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise SourceDataError(
+                        f"table {schema.name}, column {name}: bytes {value!r} are not valid UTF-8 text "
+                        f"({describe_key(schema, batch, row)})"
+                    ) from None
+        raise
+
+
+def first_duplicate_key(schema: TableSchema, batch: pa.RecordBatch) -> int | None:
+    """Index of the first row of ``batch`` whose key an earlier row of the batch already has."""
+    seen: set[tuple] = set()
+    columns = [batch.column(k).to_pylist() for k in schema.primary_key]
+    for row, key in enumerate(zip(*columns)):
+        if key in seen:
+            return row
+        seen.add(key)
+    return None
+
+
+def duplicate_key_error(schema: TableSchema, batch: pa.RecordBatch, driver_error: BaseException) -> SourceDataError:
+    """Explain a primary-key violation of a Mass load (loaded straight into the table, no de-duplication)."""
+    key = ", ".join(schema.primary_key)
+    row = first_duplicate_key(schema, batch)
+    where = (
+        f"duplicate key ({describe_key(schema, batch, row)})"
+        if row is not None
+        else "a key of this batch was already loaded by an earlier batch"
+    )
+    return SourceDataError(
+        f"table {schema.name}, key column(s) {key}: {where}; a Mass load needs unique keys "
+        f"(target said: {str(driver_error).strip()})"
+    )

@@ -42,7 +42,11 @@ class Target(ABC):
     def __init__(self, conn: Any, bulk_copy_batch_size: int = 10_000):
         self.conn = conn
         self.bulk_copy_batch_size = bulk_copy_batch_size
-        self.templates = SqlTemplates(self.dialect, self.quote, self.placeholder)
+        self.templates = SqlTemplates(self.dialect, self._checked_quote, self.placeholder)
+
+    def _checked_quote(self, name: str) -> str:
+        """The templates' ``q`` filter: only a validated plain identifier ever reaches SQL text."""
+        return self.quote(validate_identifier(name))
 
     @classmethod
     @abstractmethod
@@ -185,4 +189,8 @@ class Target(ABC):
     # ------------------------------------------------------------------ errors
     def is_transient(self, exc: BaseException) -> bool:
         """True when a driver error may pass on a retry (lost connection, deadlock, lock timeout)."""
+        return False
+
+    def is_duplicate_key(self, exc: BaseException) -> bool:
+        """True when a driver error is a primary-key violation (a Mass load of duplicate keys)."""
         return False

@@ -226,6 +226,9 @@ class PostgresTarget(Target):
         self.run("mass", "analyze", s=schema)
 
     # ------------------------------------------------------------------ errors
+    def is_duplicate_key(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.errors.UniqueViolation)
+
     def is_transient(self, exc: BaseException) -> bool:
         if not isinstance(exc, psycopg.Error):
             return False

@@ -1,0 +1,1 @@
+"""The scenario battery: one set of scenarios run against every target dialect."""
