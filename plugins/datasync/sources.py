@@ -350,6 +350,7 @@ READERS = {
     "sqlite": "SqliteSourceReader",
     "postgres": "PostgresSourceReader",
     "postgresql": "PostgresSourceReader",
+    "odbc": "OdbcSourceReader",
 }
 
 
@@ -361,10 +362,14 @@ def open_source(conn_id: str) -> SourceReader:
         return SqliteSourceReader(sqlite_path(conn))
     if conn_type in ("postgres", "postgresql"):
         return PostgresSourceReader.from_connection(conn)
+    if conn_type == "odbc":
+        from datasync.sources_odbc import OdbcSourceReader
+
+        return OdbcSourceReader.from_connection(conn)
     raise ConfigError(
         [
             f"connection {conn_id!r} has type {conn_type!r}, which is not a supported source; "
-            f"supported: {', '.join(sorted(READERS))} (ODBC sources are not implemented yet)"
+            f"supported: {', '.join(sorted(READERS))}"
         ]
     )
 
