@@ -1,0 +1,48 @@
+{# DataUpdate on SQL Server: DDL, insert returning the id, row limit, and the statements whose
+   result columns need names (pymssql drops a result set with an unnamed column).
+   The rest is ANSI and comes from common/ledger.sql. Times are UTC in DATETIME2 columns. #}
+{% import "common/ledger.sql" as common %}
+
+{# Statements separated by ";\n" (ensure_ledger runs them one by one in one transaction).
+   IX_DataUpdate_LastSuccess serves "last success per table and type" (schedule, purge),
+   IX_DataUpdate_InProgress "what is running / orphaned" (filtered: only -2 rows),
+   IX_DataUpdate_StartDT the purge and health windows. #}
+{% macro create() %}
+CREATE TABLE {{ "DataUpdate" | q }} (
+    [DataUpdateID] BIGINT IDENTITY(1, 1) NOT NULL,
+    [TableName] NVARCHAR(128) NOT NULL,
+    [UpdateType] NVARCHAR(16) NOT NULL,
+    [OperationId] NVARCHAR(64) NOT NULL,
+    [RunId] NVARCHAR(250) NULL,
+    [StartDT] DATETIME2 NOT NULL,
+    [EndDT] DATETIME2 NULL,
+    [MinimumDT] DATETIME2 NULL,
+    [NumberRecords] BIGINT NOT NULL,
+    [WasSuccessful] BIT NOT NULL CONSTRAINT [DF_DataUpdate_WasSuccessful] DEFAULT (0),
+    [RowsInserted] BIGINT NULL,
+    [RowsUpdated] BIGINT NULL,
+    [ErrorMessage] NVARCHAR(MAX) NULL,
+    CONSTRAINT [PK_DataUpdate] PRIMARY KEY CLUSTERED ([DataUpdateID])
+);
+CREATE NONCLUSTERED INDEX [IX_DataUpdate_LastSuccess] ON {{ "DataUpdate" | q }} ([TableName], [UpdateType], [StartDT]) WHERE [WasSuccessful] = 1;
+CREATE NONCLUSTERED INDEX [IX_DataUpdate_InProgress] ON {{ "DataUpdate" | q }} ([TableName], [UpdateType]) WHERE [NumberRecords] = -2;
+CREATE NONCLUSTERED INDEX [IX_DataUpdate_StartDT] ON {{ "DataUpdate" | q }} ([StartDT])
+{% endmacro %}
+
+{% macro start() %}
+{{ common.start() }}
+OUTPUT INSERTED.{{ "DataUpdateID" | q }}
+{{ common.start_values() }}
+{% endmacro %}
+
+{% macro recent(table=None) %}
+SELECT TOP ({{ p('limit') }}) {{ common.columns() }} FROM {{ "DataUpdate" | q }} {{ common.recent_where(table) }}
+ORDER BY {{ "DataUpdateID" | q }} DESC
+{% endmacro %}
+
+{% macro last_success() %}
+SELECT {{ "UpdateType" | q }}, MAX({{ "StartDT" | q }}) AS {{ "StartDT" | q }}
+FROM {{ "DataUpdate" | q }}
+WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "WasSuccessful" | q }} = 1
+GROUP BY {{ "UpdateType" | q }}
+{% endmacro %}

@@ -1,0 +1,432 @@
+"""SQL Server target: the production reporting cache.
+
+The connection comes from the Airflow connection through MsSqlHook (pymssql),
+in autocommit mode with explicit ``BEGIN TRANSACTION``/``COMMIT`` and
+``XACT_ABORT ON``, so any error inside a transaction rolls all of it back.
+
+- Per-table lock: ``sp_getapplock`` owned by the session (freed by the server
+  when the session dies, a killed worker included); its return code is
+  checked, a timeout raises TableLockTimeout.
+- Staging: session temp tables ``#Staging{Table}_{OperationId}`` and
+  ``#{Table}_{OperationId}``, filled with pymssql's native ``bulk_copy`` on the
+  same session (a #temp table is visible to its own session only), then
+  ROW_NUMBER() de-duplication and ``MERGE … WITH (HOLDLOCK)`` guarded by
+  ``source.LastUpdateDT > target.LastUpdateDT``, counted through OUTPUT $action.
+- Mass with PrepurgeData, in one transaction: disable the non-clustered,
+  non-PK, non-unique indexes found in sys.indexes, TRUNCATE, bulk copy WITH
+  TABLOCK straight into the table, rebuild, UPDATE STATISTICS.
+
+Bulk copy values (pymssql 2.4 / FreeTDS 1.5, read from their sources):
+- FreeTDS sends a zero-length value as NULL; an empty NVARCHAR is sent as a
+  single U+0000, which FreeTDS turns into a zero-length, non-NULL value. So ''
+  stays '' and NULL stays NULL.
+- FreeTDS trims trailing spaces of character values in bulk copy (as bcp does);
+  JDE strings arrive trimmed anyway.
+- pymssql would send a ``datetime`` with millisecond precision and cannot send
+  a ``date`` at all; dates, timestamps and decimals therefore go as ISO / plain
+  text, which FreeTDS converts to DATE / DATETIME2 / DECIMAL(p,s) with the
+  target column's precision and scale (the freebcp character-mode path).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datasync.errors import DataSyncError, PermanentSyncError, TableLockTimeout, TransientSyncError, UnsafeIdentifier
+from datasync.identifiers import is_plain_identifier, validate_identifier
+from datasync.schema import Column, TableSchema
+from datasync.targets.base import LEDGER_TABLE, Target
+
+log = logging.getLogger(__name__)
+
+MAX_IDENTIFIER_LENGTH = 128
+#: SQL Server caps the name of a #local temp table at 116 characters (it appends a suffix).
+MAX_TEMP_NAME_LENGTH = 116
+#: Widest NVARCHAR(n); longer strings are NVARCHAR(MAX).
+MAX_NVARCHAR = 4000
+DEFAULT_PORT = 1433
+DDL_LOCK_TIMEOUT_MS = 60_000
+LOCK_NAMESPACE = "datasync"
+
+_TYPES = {"int": "BIGINT", "float": "FLOAT", "date": "DATE", "datetime": "DATETIME2"}
+
+#: Connection extras we default when the Airflow connection leaves them out: TDS 7.4 returns
+#: DATE/DATETIME2 as date/datetime, use_datetime2 keeps microseconds in bound datetimes.
+_DEFAULT_EXTRAS = {"tds_version": "7.4", "use_datetime2": True, "appname": "datasync"}
+
+#: Server and client error numbers worth a retry: deadlock victim, lock request timeout, the
+#: DB-Library connection errors (timeout, dead or refused connection, write/read failure),
+#: transport errors, and the Azure SQL "service busy / database unavailable" family.
+_TRANSIENT_ERRORS = frozenset(
+    {1205, 1222, 233, 10053, 10054, 10060, 20003, 20004, 20006, 20009, 20017, 20047,
+     40197, 40501, 40613, 49918, 49919, 49920}
+)
+
+_OPERATION_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+#: sp_getapplock return codes below zero.
+_APPLOCK_FAILURES = {-1: "timed out", -2: "was cancelled", -3: "was chosen as deadlock victim", -999: "failed"}
+
+
+def quote_identifier(name: str) -> str:
+    """``[name]`` with any ``]`` doubled; names over 128 characters are refused, never cut."""
+    if not isinstance(name, str) or not name:
+        raise UnsafeIdentifier(f"identifier {name!r} is empty")
+    if len(name) > MAX_IDENTIFIER_LENGTH:
+        raise UnsafeIdentifier(f"identifier {name!r} is longer than {MAX_IDENTIFIER_LENGTH} characters")
+    return "[" + name.replace("]", "]]") + "]"
+
+
+def quote_temp(name: str) -> str:
+    """``[#name]`` for a session temp table; ``name`` must fit SQL Server's 116-character cap."""
+    full = "#" + name
+    if len(full) > MAX_TEMP_NAME_LENGTH:
+        raise UnsafeIdentifier(f"temp table name {full!r} is longer than {MAX_TEMP_NAME_LENGTH} characters")
+    return quote_identifier(full)
+
+
+def short_name(name: str, limit: int) -> str:
+    """``name`` if it fits ``limit``, else a prefix plus a hash of the whole name (still unique)."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
+    return f"{name[: limit - 9]}_{digest}"
+
+
+def lock_resource(kind: str, name: str) -> str:
+    """Applock resource for ``name`` (resources compare binary; table names do not)."""
+    return f"{LOCK_NAMESPACE}:{kind}:{name.lower()}"
+
+
+def _with_defaults(conn: Any) -> Any:
+    """A copy of Airflow Connection ``conn`` with the port and pymssql extras we rely on defaulted."""
+    out = copy.copy(conn)
+    if not out.port:
+        out.port = DEFAULT_PORT
+    extras = dict(conn.extra_dejson)
+    missing = {k: v for k, v in _DEFAULT_EXTRAS.items() if k not in extras}
+    if missing:
+        out.extra = json.dumps({**extras, **missing})
+    return out
+
+
+def connect_mssql(conn: Any) -> Any:
+    """An open pymssql connection for Airflow Connection ``conn``, through the provider's MsSqlHook."""
+    from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
+
+    hook = MsSqlHook(mssql_conn_id=conn.conn_id, connection=_with_defaults(conn))
+    return hook.get_conn()
+
+
+# ---------------------------------------------------------------------- bulk copy values
+_EMPTY_NVARCHAR = "\x00"  # FreeTDS: a single U+0000 is a zero-length, non-NULL value
+
+
+def _bulk_column(col: pa.ChunkedArray | pa.Array) -> list[Any]:
+    """One Arrow column as the Python values pymssql's bulk_copy sends faithfully (NULL stays None)."""
+    t = col.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        col = pc.if_else(pc.equal(pc.utf8_length(col), 0), pa.scalar(_EMPTY_NVARCHAR, t), col)
+    elif pa.types.is_timestamp(t):
+        if t.tz is not None:
+            col = pc.cast(col, pa.timestamp(t.unit))  # UTC wall time, naive
+        col = pc.strftime(pc.cast(col, pa.timestamp("us")), format="%Y-%m-%d %H:%M:%S")
+    elif pa.types.is_date(t):
+        col = pc.strftime(col, format="%Y-%m-%d")
+    elif pa.types.is_decimal(t):
+        col = pc.cast(col, pa.string())
+    return col.to_pylist()
+
+
+def bulk_rows(batch: pa.RecordBatch, chunk_rows: int) -> Iterator[tuple]:
+    """Rows of ``batch`` as tuples for ``bulk_copy``, converted column-wise ``chunk_rows`` at a time."""
+    step = max(1, chunk_rows)
+    for start in range(0, batch.num_rows, step):
+        chunk = batch.slice(start, step)
+        yield from zip(*(_bulk_column(c) for c in chunk.columns))
+
+
+class MssqlTarget(Target):
+    dialect = "mssql"
+    max_identifier_length = MAX_IDENTIFIER_LENGTH
+
+    def __init__(self, conn: Any, bulk_copy_batch_size: int = 10_000):
+        super().__init__(conn, bulk_copy_batch_size)
+        self.templates.env.filters["temp"] = quote_temp
+        self._depth = 0
+        self._disabled: dict[str, list[str]] = {}
+        self._column_ids: dict[str, dict[str, int]] = {}
+        conn.autocommit(True)
+        self.run("ddl", "session_setup")
+
+    @classmethod
+    def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> MssqlTarget:
+        return cls(connect_mssql(conn), bulk_copy_batch_size)
+
+    # ------------------------------------------------------------------ identifiers and SQL
+    @staticmethod
+    def quote(name: str) -> str:
+        return quote_identifier(name)
+
+    @staticmethod
+    def placeholder(name: str) -> str:
+        return f"%({name})s"
+
+    def column_type(self, column: Column) -> str:
+        if column.kind == "string":
+            return f"NVARCHAR({column.length})" if column.length and column.length <= MAX_NVARCHAR else "NVARCHAR(MAX)"
+        if column.kind == "decimal":
+            if not 1 <= column.precision <= 38 or not 0 <= column.scale <= column.precision:
+                raise PermanentSyncError(
+                    f"column {column.name}: DECIMAL({column.precision},{column.scale}) is not a SQL Server decimal "
+                    "(precision 1-38, scale 0-precision)"
+                )
+            return f"DECIMAL({column.precision},{column.scale})"
+        return _TYPES[column.kind]
+
+    def column_types(self, schema: TableSchema) -> dict[str, str]:
+        """DDL types; key and index columns must be indexable (no NVARCHAR(MAX))."""
+        types = super().column_types(schema)
+        indexed = {*schema.primary_key, *(c for ix in schema.indexes for c in ix)}
+        for name in indexed:
+            if types[name] == "NVARCHAR(MAX)":
+                raise PermanentSyncError(
+                    f"table {schema.name}, column {name}: a key or indexed string column needs a length of at most "
+                    f"{MAX_NVARCHAR} (SQL Server cannot index NVARCHAR(MAX))"
+                )
+        return types
+
+    # ------------------------------------------------------------------ execution
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        cur = self.conn.cursor()
+        try:
+            self._run(cur, sql, params)
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        cur = self.conn.cursor()
+        try:
+            self._run(cur, sql, params)
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def _run(self, cur: Any, sql: str, params: dict[str, Any] | None) -> None:
+        # Without parameters pymssql sends the text as it is (no %-formatting pass).
+        if params:
+            cur.execute(sql, {k: self.adapt(v) for k, v in params.items()})
+        else:
+            cur.execute(sql)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN TRANSACTION … COMMIT; a nested block joins the outer transaction (XACT_ABORT
+        dooms the whole transaction on error, so there is nothing a savepoint could keep)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.run("ddl", "begin")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self._rollback()
+            raise
+        self._depth = 0
+        self.run("ddl", "commit")
+
+    def _rollback(self) -> None:
+        try:
+            self.run("ddl", "rollback")
+        except Exception:  # noqa: BLE001 - a dead session has rolled back already; keep the real error
+            log.debug("rollback failed (the session is gone, so the server rolled back)", exc_info=True)
+
+    # ------------------------------------------------------------------ locks
+    @contextmanager
+    def table_lock(self, table: str, timeout_s: float) -> Iterator[None]:
+        resource = lock_resource("table", validate_identifier(table, "table"))
+        code = self._applock("table_applock", resource, timeout_s)
+        if code < 0:
+            reason = _APPLOCK_FAILURES.get(code, f"returned {code}")
+            if code == -1:
+                raise TableLockTimeout(f"table {table}: another sync holds its lock (sp_getapplock {reason})")
+            if code in (-2, -3):
+                raise TransientSyncError(f"table {table}: the lock request {reason} (sp_getapplock {code})")
+            raise DataSyncError(f"table {table}: sp_getapplock {reason} ({code})")
+        try:
+            yield
+        finally:
+            self._release(resource)
+
+    def _applock(self, macro: str, resource: str, timeout_s: float) -> int:
+        timeout_ms = max(0, int(timeout_s * 1000))
+        rows = self.fetch("ddl", macro, {"resource": resource, "timeout_ms": timeout_ms})
+        return int(rows[0][0])
+
+    def _release(self, resource: str) -> None:
+        try:
+            rows = self.fetch("ddl", "release_table_applock", {"resource": resource})
+            if rows and int(rows[0][0]) < 0:
+                log.warning("sp_releaseapplock %s returned %s", resource, rows[0][0])
+        except Exception:  # noqa: BLE001 - a dead session holds no locks; never mask the sync's error
+            log.debug("could not release %s (the session is gone, so the server did)", resource, exc_info=True)
+
+    def _ddl_lock(self) -> None:
+        """Inside a transaction: serialise table creation across syncs until commit."""
+        code = self._applock("ddl_applock", lock_resource("ddl", "schema"), DDL_LOCK_TIMEOUT_MS / 1000)
+        if code < 0:
+            raise TransientSyncError(f"could not take the DDL lock: sp_getapplock {_APPLOCK_FAILURES.get(code, code)}")
+
+    # ------------------------------------------------------------------ DDL
+    def table_exists(self, name: str) -> bool:
+        return bool(self.fetch("ddl", "table_exists", {"name": self.ident(name, "table")}))
+
+    def ensure_table(self, schema: TableSchema) -> None:
+        types = self.column_types(schema)
+        if self.table_exists(schema.name):
+            return
+        with self.transaction():
+            self._ddl_lock()
+            if self.table_exists(schema.name):
+                return
+            self.run("ddl", "create_table", s=schema, types=types, pk_name=self.pk_name(schema))
+            for ix in schema.indexes:
+                self.run("ddl", "create_index", s=schema, index=schema.index_name(ix), cols=ix)
+
+    def ensure_ledger(self) -> None:
+        if self.table_exists(LEDGER_TABLE):
+            return
+        with self.transaction():
+            self._ddl_lock()
+            if self.table_exists(LEDGER_TABLE):
+                return
+            for stmt in self.render("ledger", "create").split(";\n"):
+                if stmt.strip():
+                    self.execute(stmt)
+
+    @staticmethod
+    def pk_name(schema: TableSchema) -> str:
+        return short_name(f"PK_{schema.name}", MAX_IDENTIFIER_LENGTH)
+
+    # ------------------------------------------------------------------ loading
+    def staging_names(self, table: str, operation_id: str) -> tuple[str, str]:
+        """(Staging{Table}_{OperationId}, {Table}_{OperationId}); the templates add the '#'."""
+        validate_identifier(table, "table")
+        if not isinstance(operation_id, str) or not _OPERATION_ID.fullmatch(operation_id):
+            raise UnsafeIdentifier(f"operation id {operation_id!r} is not 1-64 letters, digits or _")
+        staging, dedup = super().staging_names(table, operation_id)
+        limit = MAX_TEMP_NAME_LENGTH - 1
+        return short_name(staging, limit), short_name(dedup, limit)
+
+    def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
+        """pymssql ``bulk_copy`` on this session, BulkCopyBatchSize rows per round trip.
+
+        Staging (``temp``): our own temp table, columns 1..n in schema order (the trailing
+        IDENTITY column is filled by the server). Target table (mass): columns mapped by name,
+        WITH (TABLOCK) for a minimally logged load into the emptied table.
+        """
+        if batch.num_rows == 0:
+            return
+        if temp:
+            name = "#" + table
+            quote_temp(table)  # the length check; pymssql wants the bare #name to find it in tempdb
+            column_ids = list(range(1, batch.num_columns + 1))
+        else:
+            name = self.ident(table, "table")
+            column_ids = self._target_column_ids(schema)
+        self.conn.bulk_copy(
+            name,
+            bulk_rows(batch, self.bulk_copy_batch_size),
+            column_ids=column_ids,
+            batch_size=self.bulk_copy_batch_size,
+            tablock=not temp,
+        )
+
+    def _target_column_ids(self, schema: TableSchema) -> list[int]:
+        ids = self._column_ids.get(schema.name)
+        if ids is None:
+            rows = self.fetch("ddl", "column_ids", {"name": self.ident(schema.name, "table")})
+            ids = {str(name).lower(): int(column_id) for name, column_id in rows}
+            self._column_ids[schema.name] = ids
+        missing = [c for c in schema.column_names if c.lower() not in ids]
+        if missing:
+            raise PermanentSyncError(f"table {schema.name} has no column(s) {', '.join(missing)}; fix the table or the fetcher")
+        return [ids[c.lower()] for c in schema.column_names]
+
+    def drop_staging(self, names: Sequence[str]) -> None:
+        for name in names:
+            self.run("merge", "drop_temp", name=name)
+
+    def begin_mass(self, schema: TableSchema) -> None:
+        """Inside the mass transaction: disable the disposable indexes, empty the table."""
+        rows = self.fetch("mass", "disposable_indexes", {"table": self.ident(schema.name, "table")})
+        disabled = []
+        for (name,) in rows:
+            if is_plain_identifier(name):
+                disabled.append(name)
+            else:  # only validated names reach SQL text; the load then maintains this index
+                log.warning("%s: index %r is not a plain identifier; it stays enabled during the mass load", schema.name, name)
+        for index in disabled:
+            self.run("mass", "disable_index", s=schema, index=index)
+        self._disabled[schema.name] = disabled
+        self.run("mass", "truncate", s=schema)
+
+    def end_mass(self, schema: TableSchema, reindex: bool) -> None:
+        """Inside the mass transaction: rebuild (ReIndexData: all indexes, else the disabled ones)."""
+        disabled = self._disabled.pop(schema.name, [])
+        if reindex:
+            self.run("mass", "rebuild_all", s=schema)
+        else:
+            for index in disabled:
+                self.run("mass", "rebuild_index", s=schema, index=index)
+        self.run("mass", "update_statistics", s=schema)
+
+    # ------------------------------------------------------------------ errors
+    def is_transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, TableLockTimeout | TransientSyncError):
+            return True
+        if not _is_driver_error(exc):
+            return False
+        if error_number(exc) in _TRANSIENT_ERRORS:
+            return True
+        text = str(exc)
+        return "DBPROCESS is dead" in text or "Adaptive Server connection failed" in text
+
+    def is_duplicate_key(self, exc: BaseException) -> bool:
+        """2627: PRIMARY KEY / UNIQUE constraint violated; 2601: duplicate key in a unique index."""
+        return _is_driver_error(exc) and error_number(exc) in (2627, 2601)
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    import pymssql
+    from pymssql import _mssql
+
+    return isinstance(exc, pymssql.Error | _mssql.MSSQLException)
+
+
+def error_number(exc: BaseException) -> int | None:
+    """SQL Server / DB-Library error number of a pymssql error (bulk copy raises the _mssql one)."""
+    number = getattr(exc, "number", None)
+    if isinstance(number, int) and number:
+        return number
+    first = exc.args[0] if exc.args else None
+    if isinstance(first, tuple) and first and isinstance(first[0], int):
+        return first[0]
+    return first if isinstance(first, int) else None
