@@ -42,6 +42,12 @@ AIRFLOW = str(VENV_BIN / "airflow")
 class DelayedJdeItemFetcher(JdeItemFetcher):
     """JdeItemFetcher that waits before its first batch (a slow source, for scheduler tests)."""
 
+    type_name = "DelayedJdeItemFetcher"  # else it inherits (and would replace) JdeItemFetcher's name
+
+    def sql(self, incremental: bool) -> str:
+        self.type_name = JdeItemFetcher.type_name  # JdeItemFetcher's source query (by instance only)
+        return super().sql(incremental)
+
     def fetch(self, minimum_dt: datetime | None) -> Iterator[Any]:
         name = self.table.table_name.upper()
         delay = float(os.environ.get(f"DATASYNC_TEST_DELAY_{name}", os.environ.get("DATASYNC_TEST_DELAY", "0")))
