@@ -279,3 +279,103 @@ def test_parsing_opens_no_connection_and_imports_no_driver(tmp_path: Path) -> No
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "LOADED []" in proc.stdout, proc.stdout
+
+
+# --------------------------------------------------------------------------- dag.test() end to end
+
+
+def _e2e_env(tmp_path: Path, entries: list) -> tuple[dict, Path, Path]:
+    from airflow_harness import migrated_env
+
+    from datasync import demo
+
+    source = tmp_path / "jde.db"
+    demo.write_demo_source(source, 3000)
+    target = tmp_path / "cache.db"
+    cfg = write_config(tmp_path / "datasync.yaml", entries)
+    env = migrated_env(
+        tmp_path / "home",
+        DAGS,
+        DATASYNC_CONFIG=str(cfg),
+        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{source}",
+        AIRFLOW_CONN_DATASYNC_CMS=f"sqlite:///{source}",
+        AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{target}",
+    )
+    return env, source, target
+
+
+def _query(db: Path, sql: str) -> list[tuple]:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.airflow
+def test_dag_test_mass_then_hourly_into_sqlite(tmp_path: Path) -> None:
+    from airflow_harness import dag_test
+
+    no_daily = {"Enabled": False, "IntervalMinutes": 1440}
+    env, source, target = _e2e_env(tmp_path, [entry("WorkOrder_Curr", "JdeWorkOrderFetcher", DailyConfig=no_daily)])
+    out = dag_test(
+        env,
+        [
+            {"dag_id": "datasync__WorkOrder_Curr__mass"},
+            {"touch": str(source), "pct": 5},
+            {"dag_id": "datasync__WorkOrder_Curr__hourly"},
+        ],
+        DAGS,
+    )
+    assert out["bag_errors"] == {}
+    mass, touched, hourly = out["steps"]
+    source_rows = _query(source, "SELECT COUNT(*) FROM F4801")[0][0]
+    assert mass["state"] == "success" and mass["tasks"] == {"sync": "success"}
+    assert mass["xcom"]["sync"]["rows"] == mass["xcom"]["sync"]["inserted"] == source_rows - touched["touched"]["F4801"][1]
+
+    updated, added = touched["touched"]["F4801"]
+    assert hourly["state"] == "success" and hourly["tasks"] == {"priority_gate": "success", "sync": "success"}
+    result = hourly["xcom"]["sync"]
+    assert (result["updated"], result["inserted"]) == (updated, added) and result["minimum_dt"]
+
+    assert _query(target, 'SELECT COUNT(*) FROM "WorkOrder_Curr"')[0][0] == source_rows
+    ledger = _query(
+        target,
+        'SELECT "UpdateType", "RunId", "NumberRecords", "WasSuccessful", "RowsInserted", "RowsUpdated", "MinimumDT" '
+        'FROM "DataUpdate" ORDER BY "DataUpdateID"',
+    )
+    assert [r[:4] for r in ledger] == [
+        ("Mass", mass["run_id"], source_rows - added, 1),
+        ("Hourly", hourly["run_id"], result["rows"], 1),
+    ]
+    assert ledger[0][6] is None and ledger[1][4:6] == (added, updated) and ledger[1][6] is not None
+    # every source key is in the target, with the latest status
+    source_keys = _query(source, "SELECT CAST(WADOCO AS INTEGER), TRIM(WASRST) FROM F4801")
+    assert set(_query(target, 'SELECT "DOCO", "SRST" FROM "WorkOrder_Curr"')) == set(source_keys)
+
+
+@pytest.mark.airflow
+def test_dag_test_priority_gate_skips_hourly_while_daily_is_due(tmp_path: Path) -> None:
+    from airflow_harness import dag_test
+
+    env, _, target = _e2e_env(tmp_path, [entry("Item_Curr", "JdeItemFetcher")])
+    out = dag_test(
+        env,
+        [
+            {"dag_id": "datasync__Item_Curr__mass"},
+            {"dag_id": "datasync__Item_Curr__hourly"},
+            {"dag_id": "datasync__Item_Curr__hourly", "conf": {"full_refresh": True}},
+        ],
+        DAGS,
+    )
+    mass, skipped, forced = out["steps"]
+    assert mass["tasks"] == {"sync": "success"}
+    assert skipped["state"] == "success" and skipped["tasks"] == {"priority_gate": "skipped", "sync": "skipped"}
+    assert skipped["xcom"] == {}
+    assert forced["tasks"] == {"priority_gate": "success", "sync": "success"}
+    assert forced["xcom"]["priority_gate"] == "Item_Curr: manual run with full_refresh; the priority gate lets it pass"
+    assert forced["xcom"]["sync"]["minimum_dt"] is None
+    ledger = _query(target, 'SELECT "UpdateType", "RunId", "MinimumDT" FROM "DataUpdate" ORDER BY "DataUpdateID"')
+    assert ledger == [("Mass", mass["run_id"], None), ("Hourly", forced["run_id"], None)]  # the skipped run wrote nothing

@@ -1,0 +1,113 @@
+"""Alert e-mails delivered to a real SMTP server: task failures, health. (Deadline misses need a
+scheduler and a triggerer: tests/test_scheduler.py.)"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from airflow_harness import REPO, SmtpSink, body_of, dag_test, entry, migrated_env, write_config
+
+from datasync import alerts, demo
+from datasync.config import parse_config
+
+DAGS = REPO / "dags"
+
+
+def test_recipients_table_first_without_duplicates() -> None:
+    cfg = parse_config(
+        {
+            "Alerts": {"Emails": ["ops@example.com", "Items@example.com"]},
+            "DataSources": [entry("Items", AlertEmails=["items@example.com", "dba@example.com"]), entry("Lots", "JdeLotMasterFetcher")],
+        }
+    )
+    assert alerts.recipients(cfg, cfg.table("Items")) == ["items@example.com", "dba@example.com", "ops@example.com"]
+    assert alerts.recipients(cfg, cfg.table("Lots")) == ["ops@example.com", "Items@example.com"]
+    assert alerts.recipients(parse_config({"DataSources": [entry("X")]}), None) == []
+
+
+def test_deadline_minutes_precedence() -> None:
+    raw = {"DataSources": [entry("A", DeadlineMinutes=7), entry("B"), entry("C", HourlyConfig={"Enabled": True, "IntervalMinutes": 5})]}
+    cfg = parse_config(raw)
+    assert alerts.deadline_minutes(cfg, cfg.table("A"), "Hourly") == 7  # the table's
+    assert alerts.deadline_minutes(cfg, cfg.table("B"), "Hourly") == 60  # the interval
+    assert alerts.deadline_minutes(cfg, cfg.table("B"), "Mass") == alerts.DEADLINE_CAP_MINUTES
+    assert alerts.deadline_minutes(cfg, cfg.table("C"), "Hourly") == alerts.DEADLINE_FLOOR_MINUTES
+    cfg = parse_config({**raw, "Alerts": {"DeadlineMinutes": 90}})
+    assert alerts.deadline_minutes(cfg, cfg.table("A"), "Hourly") == 7
+    assert alerts.deadline_minutes(cfg, cfg.table("B"), "Mass") == 90
+
+
+@pytest.fixture
+def smtp():
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.mark.airflow
+def test_task_failure_mails_the_table_name(tmp_path: Path, smtp: SmtpSink) -> None:
+    """A sync that cannot read its source fails without retry and mails table and global recipients."""
+    cfg = write_config(
+        tmp_path / "datasync.yaml",
+        [entry("WorkOrders", "JdeWorkOrderFetcher", AlertEmails=["wo-owner@example.com"])],
+        Alerts={"Emails": ["ops@example.com"], "FromEmail": "cache@example.com"},
+    )
+    env = migrated_env(
+        tmp_path / "home",
+        DAGS,
+        DATASYNC_CONFIG=str(cfg),
+        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{tmp_path / 'no-such-dir' / 'jde.db'}",
+        AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{tmp_path / 'cache.db'}",
+        AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
+    )
+    (run,) = dag_test(env, [{"dag_id": "datasync__WorkOrders__mass"}], DAGS)["steps"]
+    assert run["state"] == "failed" and run["tasks"] == {"sync": "failed"}
+    mail = smtp.wait("WorkOrders Mass sync failed")
+    assert mail["From"] == "cache@example.com"
+    assert set(mail["X-Envelope-To"].split(", ")) == {"wo-owner@example.com", "ops@example.com"}
+    body = body_of(mail)
+    assert "datasync__WorkOrders__mass" in body and "cannot open SQLite source" in body
+    assert len(smtp.matching("WorkOrders")) == 1  # failed without retry: one mail
+    conn = sqlite3.connect(tmp_path / "cache.db")
+    (row,) = conn.execute('SELECT "NumberRecords", "ErrorMessage" FROM "DataUpdate"').fetchall()
+    conn.close()
+    assert row[0] == -1 and "cannot open SQLite source" in row[1]
+
+
+@pytest.mark.airflow
+def test_health_mails_once_per_change_with_per_table_data(tmp_path: Path, smtp: SmtpSink) -> None:
+    source = tmp_path / "jde.db"
+    demo.write_demo_source(source, 500)
+    cfg = write_config(
+        tmp_path / "datasync.yaml",
+        [
+            entry("Items", HourlyConfig={"Enabled": False, "IntervalMinutes": 60}, DailyConfig={"Enabled": False, "IntervalMinutes": 1440}),
+            entry("Lots", "JdeLotMasterFetcher", AlertEmails=["lots@example.com"]),
+        ],
+        Alerts={"Emails": ["ops@example.com"]},
+    )
+    env = migrated_env(
+        tmp_path / "home",
+        DAGS,
+        DATASYNC_CONFIG=str(cfg),
+        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{source}",
+        AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{tmp_path / 'cache.db'}",
+        AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
+    )
+    steps = [{"dag_id": "datasync__Items__mass"}, {"dag_id": "datasync__health"}, {"dag_id": "datasync__health"}]
+    mass, first, second = dag_test(env, steps, DAGS)["steps"]
+    assert mass["state"] == "success"
+    assert first["tasks"] == {"health": "success"} and second["tasks"] == {"health": "success"}
+    report = first["xcom"]["health"]
+    assert report["status"] == "Degraded"
+    assert (report["Items_Status"], report["Lots_Status"]) == ("Healthy", "Degraded")
+    assert report["Items_LastSync"] and report["Lots_LastSync"] is None
+    assert report["mailed"] == ["lots@example.com", "ops@example.com"]
+    assert second["xcom"]["health"]["mailed"] == []
+    mails = smtp.matching("cache Degraded")
+    assert len(mails) == 1, [m["Subject"] for m in smtp.messages]  # the second run saw no change
+    mail = mails[0]
+    assert "Lots" in mail["Subject"] and "Items" not in mail["Subject"]  # only the table that is not Healthy
+    assert set(mail["X-Envelope-To"].split(", ")) == {"lots@example.com", "ops@example.com"}
+    assert "never synced successfully" in body_of(mail)
