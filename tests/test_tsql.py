@@ -883,3 +883,72 @@ def test_a_refused_connection_is_transient():
         pytest.skip("something accepted a TDS login on port 9")
     assert not target.is_transient(pymssql.ProgrammingError((102, b"Incorrect syntax near 'x'.")))
     assert not target.is_transient(ValueError("x"))
+
+
+# ------------------------------------------------------------------------------ docker-compose.yaml
+AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((REPO / "docker-compose.yaml").read_text())
+
+
+def _script(service: dict[str, Any]) -> str:
+    command = service["command"]
+    return command if isinstance(command, str) else "\n".join(command)
+
+
+def test_compose_runs_airflow_332_with_sql_server_2022(compose):
+    from airflow.models.connection import Connection
+
+    services = compose["services"]
+    assert set(AIRFLOW_SERVICES) | {"postgres", "mssql", "airflow-init", "datasync-init"} <= set(services)
+    mssql = services["mssql"]
+    assert mssql["image"] == "mcr.microsoft.com/mssql/server:2022-latest"
+    assert mssql["environment"]["ACCEPT_EULA"] == "Y"
+    assert "sqlcmd" in " ".join(mssql["healthcheck"]["test"]) and "SELECT 1" in " ".join(mssql["healthcheck"]["test"])
+    for name in (*AIRFLOW_SERVICES, "airflow-init", "datasync-init"):
+        service = services[name]
+        assert service["image"].endswith("apache/airflow:3.3.2-python3.11}"), name  # one anchor for all
+        env = service["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
+        mounts = {v.split(":")[1] for v in service["volumes"]}
+        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include", "/opt/datasync"} <= mounts
+        assert service["depends_on"]["mssql"] == {"condition": "service_healthy"}
+    for name in AIRFLOW_SERVICES:
+        assert services[name]["command"] == name.removeprefix("airflow-").replace("apiserver", "api-server")
+        assert services[name]["depends_on"]["datasync-init"] == {"condition": "service_completed_successfully"}
+    assert services["datasync-init"]["depends_on"]["airflow-init"] == {"condition": "service_completed_successfully"}
+    env = services["airflow-scheduler"]["environment"]
+    target = Connection(uri=env["AIRFLOW_CONN_DATASYNC_TARGET"].replace("${MSSQL_SA_PASSWORD:-DataSync2022pw}", "pw"))
+    assert (target.conn_type, target.host, target.port, target.schema, target.login) == ("mssql", "mssql", 1433, "datasync", "sa")
+    assert env["AIRFLOW_CONN_DATASYNC_JDE"].startswith("sqlite:////opt/airflow/demo/")
+
+
+def test_compose_init_migrates_creates_the_database_tables_pool_and_demo_source(compose):
+    services = compose["services"]
+    assert "airflow db migrate" in _script(services["airflow-init"])
+    script = _script(services["datasync-init"])
+    steps = ["CREATE DATABASE", "TargetType", "datasync check-config", "datasync demo-source", "datasync init-db",
+             "datasync init-airflow"]
+    positions = [script.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert "QUOTENAME(%(db)s)" in script  # the database name is bound, not pasted
+
+
+def test_compose_file_is_valid_for_the_compose_client():
+    """``docker compose config`` (or docker-compose) validates the file without an engine."""
+    import shutil
+    import subprocess
+
+    for cmd in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(cmd[0]) and subprocess.run([*cmd, "version"], capture_output=True).returncode == 0:
+            result = subprocess.run([*cmd, "-f", str(REPO / "docker-compose.yaml"), "config", "-q"],
+                                    capture_output=True, text=True)
+            assert result.returncode == 0, result.stderr
+            return
+    pytest.skip("no docker compose client on this machine")
