@@ -207,17 +207,21 @@ def run_sync(
         try:
             with telemetry.sync_span(table, request.sync_type, request.operation_id):
                 reader = open_reader()
+                fetched: Iterator[pa.RecordBatch] | None = None
+                batches: Iterator[pa.RecordBatch] | None = None
                 try:
                     fetcher = fetcher_cls(table_cfg, source_cfg, reader, config.batch_size)
                     schema = fetcher.schema()
                     target.ensure_table(schema)
-                    batches = _counted(fetcher.fetch(to_source_time(min_dt, source_cfg.zone)), schema, progress)
+                    fetched = fetcher.fetch(to_source_time(min_dt, source_cfg.zone))
+                    batches = _counted(fetched, schema, progress)
                     mass = table_cfg.mass_config
                     if request.sync_type == "Mass" and mass.prepurge_data:
                         rows, counts = _mass_prepurge(target, ledger, schema, batches, mass.re_index_data, row_id)
                     else:
                         rows, counts = _merge_sync(target, ledger, schema, batches, request.operation_id, row_id)
                 finally:
+                    _close_stream(batches, fetched)
                     reader.close()
         except BaseException as exc:
             seconds = time.monotonic() - started
@@ -233,6 +237,17 @@ def run_sync(
     return SyncResult(
         table, request.sync_type, request.operation_id, row_id, rows, counts.inserted, counts.updated, min_dt, seconds
     )
+
+
+def _close_stream(*generators: Iterator[pa.RecordBatch] | None) -> None:
+    """Finish a stream stopped midway while its reader is still open (not later, in the GC)."""
+    for gen in generators:
+        close = getattr(gen, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - the sync's own outcome matters, not the cleanup's
+                log.debug("could not close the fetch stream", exc_info=True)
 
 
 def _record_failure(ledger: Ledger, row_id: int, exc: BaseException) -> None:

@@ -96,16 +96,24 @@ def first_duplicate_key(schema: TableSchema, batch: pa.RecordBatch) -> int | Non
     return None
 
 
-def duplicate_key_error(schema: TableSchema, batch: pa.RecordBatch, driver_error: BaseException) -> SourceDataError:
-    """Explain a primary-key violation of a Mass load (loaded straight into the table, no de-duplication)."""
+def duplicate_key_error(
+    schema: TableSchema, batch: pa.RecordBatch, driver_error: BaseException, row: int | None = None
+) -> SourceDataError:
+    """Explain a primary-key violation of a Mass load (loaded straight into the table, no de-duplication).
+
+    ``row``: the batch row that failed, when the target can tell; else a duplicate within the batch
+    is searched, else the driver's own words (PostgreSQL and SQL Server name the key) must do.
+    """
     key = ", ".join(schema.primary_key)
-    row = first_duplicate_key(schema, batch)
+    if row is None:
+        row = first_duplicate_key(schema, batch)
     where = (
         f"duplicate key ({describe_key(schema, batch, row)})"
         if row is not None
         else "a key of this batch was already loaded by an earlier batch"
     )
-    return SourceDataError(
-        f"table {schema.name}, key column(s) {key}: {where}; a Mass load needs unique keys "
-        f"(target said: {str(driver_error).strip()})"
-    )
+    said = str(driver_error).strip()
+    detail = getattr(getattr(driver_error, "diag", None), "message_detail", None)
+    if detail:
+        said = f"{said}: {detail}"
+    return SourceDataError(f"table {schema.name}, key column(s) {key}: {where}; a Mass load needs unique keys (target said: {said})")

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from datasync.errors import TableLockTimeout
 from datasync.schema import Column, TableSchema
 from datasync.targets.base import MergeCounts, Target
+from datasync.validation import duplicate_key_error
 
 _TYPES = {"string": "TEXT", "int": "INTEGER", "float": "REAL", "date": "TEXT", "datetime": "TEXT"}
 BUSY_TIMEOUT_MS = 60_000
@@ -152,8 +153,14 @@ class SqliteTarget(Target):
         sql = self.render("merge", "insert_rows", table=table, temp=temp, cols=schema.column_names)
         rows = to_sqlite_rows(batch)
         cur = self.conn.cursor()
+        loaded_before = self.conn.total_changes
         try:
             cur.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            if temp or not self.is_duplicate_key(exc):
+                raise
+            # the rows before the failing one were inserted: their count is the failing row's index
+            raise duplicate_key_error(schema, batch, exc, row=self.conn.total_changes - loaded_before) from exc
         finally:
             cur.close()
 
