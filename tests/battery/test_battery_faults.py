@@ -1,0 +1,131 @@
+"""Faults on every target: a sync process killed with SIGKILL, or stopped with SIGTERM, at each
+fault point of a Mass with PrepurgeData and of a Daily. A reader meanwhile never sees an empty or
+partial table; the next run converges to the source and closes the orphaned ledger row.
+
+Each sync runs in a forked process (it inherits the in-memory source) that pauses at a named
+point of datasync.faults; the test then reads the target from another connection and kills it.
+The CLI process itself is cancelled and killed in test_battery_jde.py.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from battery.battery_lib import (
+    Reader,
+    SyncProcess,
+    apply,
+    changed_rows,
+    contents,
+    dedupe_source,
+    expected,
+    initial_rows,
+    ledger_rows,
+    make_config,
+    memory_schema,
+    sync,
+    wait_for,
+)
+from datasync.faults import POINTS
+from datasync.sync import SyncRequest
+from memory_fetcher import MemoryFetcher
+
+TABLE = "Items"
+
+
+def prepare(target):
+    """Items loaded by a Mass from 20 rows; the source then changes (updates, new rows, a late row)."""
+    cfg = make_config(TABLE, batch_size=4)
+    schema = memory_schema(TABLE, cfg)
+    first = initial_rows(20)
+    MemoryFetcher.sources[TABLE] = first
+    sync(cfg, target, TABLE, "Mass")
+    MemoryFetcher.sources[TABLE] = changed_rows(first)
+    return cfg, schema, first
+
+
+def converged(sync_type: str, first: list[dict], schema) -> dict:
+    """The table after a successful run of ``sync_type`` over the changed source."""
+    new = MemoryFetcher.sources[TABLE]
+    if sync_type == "Mass":
+        return expected(dedupe_source(new, schema), schema)
+    return expected(apply(dedupe_source(first, schema), new, schema), schema)
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("sync_type", ["Mass", "Daily"])
+def test_sigkill_at_each_point(backend, target, tmp_path, sync_type, point):
+    cfg, schema, first = prepare(target)
+    before = contents(target, schema)
+    request = SyncRequest(TABLE, sync_type)
+    child = SyncProcess.start(cfg, request, tmp_path, point)
+    child.wait_paused()
+
+    reader = Reader(backend, schema)
+    reader.start()
+    # the reader has its answer (SQLite, or a Daily) or the server holds it until the writer ends
+    wait_for(reader.done_or_blocked, "the reader to read or to wait for the writer")
+    assert child.signal(signal.SIGKILL) == -signal.SIGKILL
+    assert reader.finish() == [before]  # never empty, never partial: the old contents
+    assert contents(target, schema) == before
+
+    orphan = ledger_rows(target, TABLE)[-1]
+    assert (orphan.operation_id, orphan.number_records) == (request.operation_id, -2)
+
+    result = sync(cfg, target, TABLE, sync_type)
+    assert contents(target, schema) == converged(sync_type, first, schema)
+    rows = {x.operation_id: x for x in ledger_rows(target, TABLE)}
+    closed = rows[request.operation_id]
+    assert (closed.number_records, closed.was_successful) == (-1, False)
+    assert "interrupted" in closed.error_message and closed.end_dt is not None
+    assert rows[result.operation_id].was_successful
+    assert [x.number_records for x in ledger_rows(target, TABLE)].count(-2) == 0
+
+
+@pytest.mark.parametrize("sync_type, point", [("Mass", "load"), ("Mass", "finish"), ("Daily", "fetch"), ("Daily", "merge")])
+def test_sigterm_marks_the_run_cancelled(backend, target, tmp_path, sync_type, point):
+    cfg, schema, first = prepare(target)
+    before = contents(target, schema)
+    request = SyncRequest(TABLE, sync_type)
+    child = SyncProcess.start(cfg, request, tmp_path, point, sigterm=True)
+    child.wait_paused()
+    assert child.signal(signal.SIGTERM) == 1  # SyncCancelled raised by the handler, recorded, re-raised
+    assert contents(target, schema) == before
+    last = ledger_rows(target, TABLE)[-1]
+    assert last.operation_id == request.operation_id
+    assert (last.number_records, last.was_successful) == (-1, False)
+    assert last.error_message == "cancelled: received signal SIGTERM" and last.end_dt is not None
+    # nothing is left for the next run to close; it simply converges
+    sync(cfg, target, TABLE, sync_type)
+    assert contents(target, schema) == converged(sync_type, first, schema)
+    assert [x.number_records for x in ledger_rows(target, TABLE)][-2:] == [-1, len(MemoryFetcher.sources[TABLE])]
+
+
+def test_recovery_closes_an_orphan_only_once_its_lock_is_free(backend, target, tmp_path):
+    """The recovery job leaves a running sync's row alone and closes it once the process is dead."""
+    from datasync import service
+
+    cfg, schema, _ = prepare(target)
+    request = SyncRequest(TABLE, "Daily")
+    child = SyncProcess.start(cfg, request, tmp_path, "load")
+    child.wait_paused()
+    assert service.recover(cfg, target) == {}
+    assert ledger_rows(target, TABLE)[-1].number_records == -2
+    child.signal(signal.SIGKILL)
+    wait_for(lambda: _lock_free(target), "the killed session's lock to be released")
+    assert service.recover(cfg, target) == {TABLE: 1}
+    last = ledger_rows(target, TABLE)[-1]
+    assert last.operation_id == request.operation_id and last.number_records == -1
+    assert "closed by recovery" in last.error_message
+
+
+def _lock_free(target) -> bool:
+    from datasync.errors import TableLockTimeout
+
+    try:
+        with target.try_table_lock(TABLE):
+            return True
+    except TableLockTimeout:
+        return False
