@@ -167,11 +167,8 @@ def memory_schema(table: str, config: DataSyncConfig) -> TableSchema:
 
 
 def sync(config: DataSyncConfig, target: Target, table: str, sync_type: str, **kw: Any) -> SyncResult:
-    return run_sync(config, SyncRequest(table, sync_type, **kw), target, NullReader, **_callbacks(kw))
-
-
-def _callbacks(kw: dict[str, Any]) -> dict[str, Any]:
-    return {k: kw.pop(k) for k in ("progress", "on_started") if k in kw}
+    callbacks = {k: kw.pop(k) for k in ("progress", "on_started") if k in kw}
+    return run_sync(config, SyncRequest(table, sync_type, **kw), target, NullReader, **callbacks)
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
