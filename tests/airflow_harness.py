@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -92,6 +93,9 @@ def free_port() -> int:
 def airflow_env(home: Path, dags_folder: Path, db_url: str | None = None, **extra: str) -> dict[str, str]:
     """Environment of an Airflow process with its own home, metadata DB and DAG folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "DATASYNC_"))}
+    # Airflow starts many interpreters (workers, task runners): let them cache bytecode, outside the repo
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "datasync-test-pycache"))
     home.mkdir(parents=True, exist_ok=True)
     env.update(
         {
@@ -212,7 +216,6 @@ def migrated_env(home: Path, dags_folder: Path, **extra: str) -> dict[str, str]:
     """airflow_env with a migrated SQLite metadata DB (migrated once per test process, then copied)."""
     import atexit
     import shutil
-    import tempfile
 
     if not _TEMPLATE_DB:
         template_home = Path(tempfile.mkdtemp(prefix="datasync-airflow-template-"))

@@ -379,3 +379,46 @@ def test_dag_test_priority_gate_skips_hourly_while_daily_is_due(tmp_path: Path) 
     assert forced["xcom"]["sync"]["minimum_dt"] is None
     ledger = _query(target, 'SELECT "UpdateType", "RunId", "MinimumDT" FROM "DataUpdate" ORDER BY "DataUpdateID"')
     assert ledger == [("Mass", mass["run_id"], None), ("Hourly", forced["run_id"], None)]  # the skipped run wrote nothing
+
+
+# --------------------------------------------------------------------------- init-airflow
+
+
+@pytest.mark.airflow
+def test_init_airflow_sets_the_pool_and_names_missing_connections(tmp_path: Path) -> None:
+    from airflow_harness import migrated_env, run_python
+
+    cfg = write_config(
+        tmp_path / "datasync.yaml", [entry("Items"), entry("Events", "CmsMisDataFetcher", source="CMS")], MaxDegreeOfParallelism=3
+    )
+    base = migrated_env(tmp_path / "home", DAGS, DATASYNC_CONFIG=str(cfg), AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{tmp_path / 'c.db'}")
+    code = """
+import json
+from datasync.airflow_setup import init_airflow
+from datasync.config import load_config
+from datasync.errors import ConfigError
+from airflow.models.pool import Pool
+cfg = load_config()
+try:
+    out = {"lines": init_airflow(cfg)}
+except ConfigError as exc:
+    out = {"problems": exc.problems}
+out["slots"] = Pool.get_pool("datasync").slots
+print("RESULT:" + json.dumps(out))
+"""
+    missing = run_python(code, base)
+    assert missing["slots"] == 3
+    assert any("'datasync_jde'" in p and "AIRFLOW_CONN_DATASYNC_JDE" in p for p in missing["problems"])
+    assert any("'datasync_cms'" in p for p in missing["problems"])
+    assert any("pool datasync: created with 3 slots" in p for p in missing["problems"])
+
+    ok = run_python(code, {**base, "AIRFLOW_CONN_DATASYNC_JDE": "sqlite:////tmp/jde.db", "AIRFLOW_CONN_DATASYNC_CMS": "postgres://u@h:5432/cms"})
+    assert ok["lines"] == [
+        "pool datasync: 3 slots (unchanged)",
+        f"connection datasync_target (target): sqlite {tmp_path / 'c.db'}",
+        "connection datasync_cms (CMS source): postgres h",
+        "connection datasync_jde (JDE source): sqlite /tmp/jde.db",
+    ]
+    resized = write_config(tmp_path / "datasync.yaml", [entry("Items")], MaxDegreeOfParallelism=5)
+    again = run_python(code, {**base, "DATASYNC_CONFIG": str(resized), "AIRFLOW_CONN_DATASYNC_JDE": "sqlite:////tmp/jde.db"})
+    assert again["lines"][0] == "pool datasync: 5 slots (was 3)" and again["slots"] == 5

@@ -1,0 +1,342 @@
+"""A real Airflow: api-server, scheduler (LocalExecutor), dag-processor and triggerer on a fresh
+PostgreSQL metadata database, with the pool made by ``init_airflow``. The cache is a second fresh
+PostgreSQL database (a SQLite target has one writer at a time, which would serialize the syncs
+below the pool and hide what the pool does); the source is the JDE demo file.
+
+One deployment, several outcomes (each asserted on real state: target ledger, metadata DB, e-mails):
+- the scheduler runs the due DAGs by itself (every table mass-synced, recovery ran after deploy);
+- never more sync tasks at once than the pool has slots, and the cap is reached;
+- a sync slower than its deadline mails "missed its deadline" with the table name (triggerer);
+- a sync whose source is missing fails without retry and mails its table name;
+- a backfill of an hourly DAG syncs each run from its data interval start.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow_harness import (
+    AIRFLOW,
+    REPO,
+    SmtpSink,
+    TESTS,
+    airflow_env,
+    body_of,
+    entry,
+    free_port,
+    migrate,
+    run,
+    run_python,
+    wait_for,
+    write_config,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.timeout(900)]
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+SLOTS = 2
+FAST_TABLES = ("Alpha", "Bravo", "Charlie", "Delta")
+FAST_DELAY = 5  # seconds each fast sync holds its pool slot (at least)
+LATE_DELAY = 75  # longer than the Late table's 1-minute deadline
+
+
+def _pg(dbname: str = "postgres"):
+    import psycopg
+
+    return psycopg.connect(dbname=dbname, autocommit=True, **PG)
+
+
+def _fresh_database(prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with _pg() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with _pg() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture(scope="module")
+def metadata_db() -> Iterator[str]:
+    for name in _fresh_database("datasync_airflow_test"):
+        yield f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+
+
+@pytest.fixture(scope="module")
+def target_db() -> Iterator[str]:
+    yield from _fresh_database("datasync_cache_test")
+
+
+def _entries() -> list[dict[str, Any]]:
+    hourly_only = {"Enabled": False, "IntervalMinutes": 1440}
+    out = [entry(name, "DelayedJdeItemFetcher", DailyConfig=hourly_only) for name in FAST_TABLES]
+    out.append(
+        entry(
+            "Late",
+            "DelayedJdeItemFetcher",
+            DeadlineMinutes=1,
+            DailyConfig=hourly_only,
+            HourlyConfig={"Enabled": False, "IntervalMinutes": 60},
+        )
+    )
+    out.append(
+        entry(
+            "Broken",
+            "JdeLotMasterFetcher",
+            source="CMS",  # its connection points at a file that does not exist
+            DailyConfig=hourly_only,
+            HourlyConfig={"Enabled": False, "IntervalMinutes": 60},
+        )
+    )
+    return out
+
+
+class Deployment(SimpleNamespace):
+    env: dict[str, str]
+    target: str
+    source: Path
+    smtp: SmtpSink
+    logs: Path
+    procs: dict[str, subprocess.Popen]
+    init_lines: list[list[str]]
+
+    def ledger(self) -> list[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with _pg(self.target) as conn:
+            try:
+                return conn.cursor(row_factory=dict_row).execute('SELECT * FROM "DataUpdate" ORDER BY "DataUpdateID"').fetchall()
+            except psycopg.errors.UndefinedTable:
+                return []
+
+    def metadata(self, sql: str, params: tuple = ()) -> list[tuple]:
+        dbname = self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].rsplit("/", 1)[1]
+        with _pg(dbname) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"airflow {name} exited with {proc.returncode}:\n{self.log(name)[-6000:]}")
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _start(name: str, args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:
+    out = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [AIRFLOW, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=str(logs)
+    )
+
+
+def _stop(procs: dict[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for proc in procs.values():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+INIT_AIRFLOW = """
+import json
+import airflow_harness  # registers the test's fetcher, which the config names
+from datasync import service
+from datasync.airflow_setup import init_airflow
+from datasync.config import load_config
+cfg = load_config()
+service.init_db(cfg)  # what the docs say to run first (datasync init-db)
+print("RESULT:" + json.dumps([init_airflow(cfg), init_airflow(cfg)]))
+"""
+
+
+@pytest.fixture(scope="module")
+def deployment(metadata_db: str, target_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    from datasync import demo
+
+    work = tmp_path_factory.mktemp("scheduler")
+    source = work / "jde.db"
+    demo.write_demo_source(source, 3000)
+    config = write_config(work / "datasync.yaml", _entries(), MaxDegreeOfParallelism=SLOTS, CheckInterval="00:01:00",
+                          Alerts={"Emails": ["ops@example.com"]})
+    # the real DAG file, preceded by the import that registers the test's slow fetcher
+    dags = work / "dags"
+    dags.mkdir()
+    (dags / "datasync_dags.py").write_text(
+        "import airflow_harness  # noqa: F401 - registers DelayedJdeItemFetcher\n"
+        + (REPO / "dags" / "datasync_dags.py").read_text()
+    )
+    logs = work / "logs"
+    logs.mkdir()
+    port = free_port()
+    smtp = SmtpSink().__enter__()
+    env = airflow_env(
+        work / "home",
+        dags,
+        metadata_db,
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM="16",
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__HOST="127.0.0.1",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(logs / "tasks"),
+        DATASYNC_CONFIG=str(config),
+        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{source}",
+        AIRFLOW_CONN_DATASYNC_CMS=f"sqlite:///{work / 'no-such-dir' / 'cms.db'}",
+        AIRFLOW_CONN_DATASYNC_TARGET=f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{target_db}",
+        AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
+        DATASYNC_TEST_DELAY=str(FAST_DELAY),
+        DATASYNC_TEST_DELAY_LATE=str(LATE_DELAY),
+    )
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        migrate(env)
+        init_lines = run_python(INIT_AIRFLOW, env)
+        procs["api-server"] = _start("api-server", ["api-server"], env, logs)
+        wait_for(lambda: _http_ok(port), 120, 1, "the api-server")
+        for name in ("scheduler", "dag-processor", "triggerer"):
+            procs[name] = _start(name, [name], env, logs)
+        yield Deployment(
+            env=env, target=target_db, source=source, smtp=smtp, logs=logs, procs=procs, init_lines=init_lines
+        )
+    finally:
+        _stop(procs)
+        smtp.__exit__(None, None, None)
+
+
+def _http_ok(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as r:
+            return r.status == 200
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
+    best = current = 0
+    for _, step in events:
+        current += step
+        best = max(best, current)
+    return best
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def test_init_airflow_creates_the_pool_idempotently(deployment: Deployment) -> None:
+    first, second = deployment.init_lines
+    assert first[0] == f"pool datasync: created with {SLOTS} slots"
+    assert second[0] == f"pool datasync: {SLOTS} slots (unchanged)"
+    assert any(line.startswith("connection datasync_target (target): postgres") for line in first)
+    assert any(line.startswith("connection datasync_jde (JDE source): sqlite") for line in first)
+    assert deployment.metadata("SELECT slots FROM slot_pool WHERE pool = 'datasync'") == [(SLOTS,)]
+
+
+def test_scheduler_runs_due_dags_within_the_pool(deployment: Deployment) -> None:
+    def all_masses_done() -> bool:
+        deployment.alive()
+        done = {r["TableName"] for r in deployment.ledger() if r["UpdateType"] == "Mass" and r["NumberRecords"] != -2}
+        return {*FAST_TABLES, "Late", "Broken"} <= done
+
+    wait_for(all_masses_done, 420, 2, "every table's scheduled Mass sync to finish")
+    ledger = deployment.ledger()
+    items = _source_count(deployment.source)
+    for table in FAST_TABLES + ("Late",):
+        (mass,) = [r for r in ledger if r["TableName"] == table and r["UpdateType"] == "Mass"]
+        assert mass["RunId"].startswith("scheduled__"), mass
+        assert (mass["WasSuccessful"], mass["NumberRecords"]) == (1, items)
+    # the pool cap: never more syncs at once than slots, and the cap was reached
+    intervals = [(r["StartDT"], r["EndDT"]) for r in ledger if r["EndDT"]]
+    assert _max_overlap(intervals) == SLOTS, intervals
+    tis = deployment.metadata(
+        "SELECT start_date, end_date FROM task_instance WHERE pool = 'datasync' AND start_date IS NOT NULL AND end_date IS NOT NULL"
+    )
+    assert len(tis) >= len(FAST_TABLES) + 2
+    assert _max_overlap([(s, e) for s, e in tis]) <= SLOTS
+    # recovery ran by itself right after the deploy
+    recovery = deployment.metadata(
+        "SELECT state FROM task_instance WHERE dag_id = 'datasync__recovery' AND state = 'success'"
+    )
+    assert recovery
+
+
+def test_deadline_miss_is_mailed_with_the_table_name(deployment: Deployment) -> None:
+    mail = deployment.smtp.wait("Late Mass sync missed its 1 min deadline", timeout=240)
+    assert mail["X-Envelope-To"] == "ops@example.com"
+    body = body_of(mail)
+    assert "Late" in body and "datasync__Late__mass" in body and "scheduled__" in body
+
+
+def test_task_failure_is_mailed_once_with_the_table_name(deployment: Deployment) -> None:
+    mail = deployment.smtp.wait("Broken Mass sync failed", timeout=240)
+    assert "datasync__Broken__mass" in body_of(mail) and "cannot open SQLite source" in body_of(mail)
+    states = deployment.metadata(
+        "SELECT state, try_number FROM task_instance WHERE dag_id = 'datasync__Broken__mass' AND task_id = 'sync'"
+    )
+    assert states == [("failed", 1)]  # bad config: not retried
+    assert len(deployment.smtp.matching("Broken Mass sync failed")) == 1
+
+
+def test_backfill_syncs_each_run_from_its_interval_start(deployment: Deployment) -> None:
+    dag_id = "datasync__Delta__hourly"
+    wait_for(
+        lambda: deployment.metadata(
+            "SELECT 1 FROM dag_run WHERE dag_id = %s AND state IN ('success', 'failed')", (dag_id,)
+        ),
+        300,
+        2,
+        "the scheduled hourly run of Delta",
+    )
+    run(
+        [AIRFLOW, "backfill", "create", "--dag-id", dag_id, "--from-date", "2024-05-01T00:00:00+00:00",
+         "--to-date", "2024-05-01T01:59:00+00:00", "--reprocess-behavior", "completed"],
+        deployment.env,
+    )  # fmt: skip
+
+    def backfill_rows() -> list[dict[str, Any]]:
+        deployment.alive()
+        rows = [r for r in deployment.ledger() if r["TableName"] == "Delta" and (r["RunId"] or "").startswith("backfill__")]
+        return rows if len(rows) == 2 and all(r["NumberRecords"] != -2 for r in rows) else []
+
+    rows = wait_for(backfill_rows, 300, 2, "two backfill syncs of Delta")
+    assert sorted(r["MinimumDT"] for r in rows) == [datetime(2024, 5, 1, 0, 0), datetime(2024, 5, 1, 1, 0)]
+    assert all(r["WasSuccessful"] == 1 and r["UpdateType"] == "Hourly" for r in rows)
+
+
+def _source_count(source: Path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(source)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM F4101").fetchone()[0]
+    finally:
+        conn.close()
