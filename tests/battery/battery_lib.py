@@ -200,6 +200,10 @@ class Backend:
         """True while ``session`` waits for a lock held by another session (never on SQLite WAL readers)."""
         return False
 
+    def sessions_waiting(self, target: Target) -> int:
+        """Sessions of this database now waiting for a lock (0 where the server cannot tell)."""
+        return 0
+
     def drop(self) -> None:
         pass
 

@@ -58,6 +58,11 @@ class PostgresBackend(Backend):
         ).fetchall()
         return bool(rows) and rows[0][0] == "Lock"
 
+    def sessions_waiting(self, target: Any) -> int:
+        return self.monitor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %(db)s AND wait_event_type = 'Lock'", {"db": self.db}
+        ).fetchone()[0]
+
     def drop(self) -> None:
         self.monitor.close()
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -96,6 +101,14 @@ class MssqlBackend(Backend):
             cur.execute("SELECT blocking_session_id FROM sys.dm_exec_requests WHERE session_id = %d", (session,))
             rows = cur.fetchall()
         return bool(rows) and bool(rows[0][0])
+
+    def sessions_waiting(self, target: Any) -> int:
+        with self.monitor.cursor() as cur:
+            cur.execute(
+                "SELECT COUNT(*) FROM sys.dm_exec_requests WHERE blocking_session_id <> 0 AND database_id = DB_ID(%s)",
+                (self.db,),
+            )
+            return int(cur.fetchone()[0])
 
     def drop(self) -> None:
         import pymssql

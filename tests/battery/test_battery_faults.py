@@ -9,7 +9,9 @@ The CLI process itself is cancelled and killed in test_battery_jde.py.
 
 from __future__ import annotations
 
+import os
 import signal
+import time
 
 import pytest
 
@@ -129,3 +131,66 @@ def _lock_free(target) -> bool:
             return True
     except TableLockTimeout:
         return False
+
+
+BLOCKING_READ = {
+    # a report query inside an open transaction: it holds a shared lock on the table until it ends
+    "postgres": 'SELECT count(*) FROM "Items"',
+    "mssql": "SELECT COUNT(*) FROM [Items] WITH (HOLDLOCK, TABLOCK)",
+}
+
+
+@pytest.mark.parametrize("sync_type", ["Mass", "Daily"])
+def test_sigterm_while_the_sync_waits_inside_a_statement(backend, target, tmp_path, sync_type):
+    """SIGTERM arrives while the server is running (here: blocking) one of the sync's statements:
+    the statement is cancelled, the transaction rolled back and the run recorded as cancelled."""
+    if backend.name == "sqlite":
+        pytest.skip("SQLite readers never block a writer (WAL), and its waits are not statements")
+    cfg, schema, first = prepare(target)
+    before = contents(target, schema)
+    blocker = backend.open()
+    try:
+        with blocker.transaction():
+            assert blocker.query(BLOCKING_READ[backend.name]) == [(20,)]
+            request = SyncRequest(TABLE, sync_type)
+            child = SyncProcess.start(cfg, request, tmp_path, None, sigterm=True)
+            # Mass waits to empty the table; Daily waits to update rows the reader holds (SQL Server)
+            # or, on PostgreSQL, gets through (readers do not block row updates): then it just finishes
+            wait_for(lambda: backend.sessions_waiting(target) > 0 or not child.proc.is_alive(), "the sync to block")
+            if not child.proc.is_alive():
+                assert sync_type == "Daily" and child.proc.exitcode == 0
+                return
+            assert child.signal(signal.SIGTERM) == 1
+            assert blocker.query(BLOCKING_READ[backend.name]) == [(20,)]
+    finally:
+        blocker.close()
+    last = ledger_rows(target, TABLE)[-1]
+    assert last.operation_id == request.operation_id
+    assert (last.number_records, last.was_successful, last.error_message) == (-1, False, "cancelled: received signal SIGTERM")
+    assert contents(target, schema) == before
+    sync(cfg, target, TABLE, sync_type)
+    assert contents(target, schema) == converged(sync_type, first, schema)
+
+
+def test_sigterm_while_waiting_for_the_sqlite_write_lock(backend, target, tmp_path):
+    """SQLite handles the signal only once its busy wait ends (the wait is in C): the cancellation
+    then arrives right after BEGIN IMMEDIATE returns and must still be rolled back and recorded."""
+    if backend.name != "sqlite":
+        pytest.skip("the servers' lock waits are statements: test_sigterm_while_the_sync_waits_inside_a_statement")
+    cfg, schema, first = prepare(target)
+    before = contents(target, schema)
+    request = SyncRequest(TABLE, "Daily")
+    child = SyncProcess.start(cfg, request, tmp_path, "load", sigterm=True)
+    child.wait_paused()  # staging is a TEMP table: no write lock yet
+    blocker = backend.open()
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database's write lock
+    child.resume()
+    time.sleep(1)  # let it load the rest into staging and queue for the write lock (no assertion on time)
+    os.kill(child.proc.pid, signal.SIGTERM)
+    blocker.execute("COMMIT")
+    blocker.close()
+    assert child.join() == 1
+    last = ledger_rows(target, TABLE)[-1]
+    assert last.operation_id == request.operation_id
+    assert (last.number_records, last.error_message) == (-1, "cancelled: received signal SIGTERM")
+    assert contents(target, schema) == before

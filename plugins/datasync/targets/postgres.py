@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +33,7 @@ import psycopg
 import psycopg.errors
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import tuple_row
 
 from datasync.errors import TableLockTimeout
@@ -114,6 +117,55 @@ class PostgresTarget(Target):
         if column.kind == "decimal":
             return f"NUMERIC({column.precision},{column.scale})"
         return _TYPES[column.kind]
+
+    # ------------------------------------------------------------------ execution
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        try:
+            return super().execute(sql, params)
+        except psycopg.Error:
+            raise
+        except BaseException:
+            self._interrupted()
+            raise
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        try:
+            return super().query(sql, params)
+        except psycopg.Error:
+            raise
+        except BaseException:
+            self._interrupted()
+            raise
+
+    def _interrupted(self, timeout_s: float = 10.0) -> None:
+        """A non-driver exception (SIGTERM's SyncCancelled) stopped a call while the server was busy.
+
+        psycopg cancels the running statement only for KeyboardInterrupt/SystemExit; otherwise the
+        session stays "busy" and neither ROLLBACK nor the ledger's failure row could be sent. Cancel
+        the statement and read the server's answers, so the transaction rolls back normally and the
+        run is recorded as cancelled. If the server does not answer, close the session (the server
+        then rolls back on its own and the next run closes the ledger row).
+        """
+        pg = self.conn.pgconn
+        if self.conn.closed or pg.transaction_status != TransactionStatus.ACTIVE:
+            return
+        try:
+            self.conn.cancel_safe(timeout=timeout_s)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                pg.consume_input()
+                if pg.is_busy():
+                    select.select([pg.socket], [], [], 0.1)
+                    continue
+                result = pg.get_result()
+                if result is None:
+                    return
+                if result.status == ExecStatus.COPY_IN:
+                    pg.put_copy_end(b"sync cancelled")
+                    pg.flush()
+        except Exception:  # noqa: BLE001 - the original exception is what matters
+            pass
+        self.conn.close()
 
     # ------------------------------------------------------------------ transactions and locks
     @contextmanager

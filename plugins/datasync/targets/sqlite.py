@@ -110,9 +110,11 @@ class SqliteTarget(Target):
             finally:
                 self._depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
+            # inside the try: a SIGTERM that waited for the write lock is raised the moment BEGIN
+            # returns, and must still roll back (else the ledger could not record the cancellation)
+            self.conn.execute("BEGIN IMMEDIATE")
             yield
         except BaseException:
             self._depth = 0
