@@ -23,12 +23,15 @@ import pyarrow as pa
 from datasync.connections import get_connection, sqlite_path
 from datasync.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
 from datasync.identifiers import validate_identifier
+from datasync.sqlite_arrow import FastPathUnavailable, adbc_available, read_sqlite_arrow
 
 if TYPE_CHECKING:
     from datasync.fetchers.base import SourceReader
 
 CHUNK_ROWS = 50_000
 """Rows per driver round trip; chunks are concatenated in Arrow up to the batch size."""
+ARROW_CHUNK_ROWS = 65_536
+"""Rows per ADBC batch (SQLite): yielded as they come, so memory does not grow with BatchSize."""
 
 
 # --------------------------------------------------------------------------- column building
@@ -188,9 +191,10 @@ class SqliteSourceReader(_Reader):
 
     dialect = "sqlite"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, arrow: bool = True):
         self.path = str(path)
         self._conn: sqlite3.Connection | None = None
+        self.arrow = arrow  # read through ADBC straight into Arrow (datasync.sqlite_arrow) when it can
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -228,6 +232,57 @@ class SqliteSourceReader(_Reader):
         key_columns: Sequence[str] = (),
     ) -> Iterator[pa.RecordBatch]:
         bound = {k: self._param(v) for k, v in params.items()}
+        if self.arrow and adbc_available():
+            yield from self._read_arrow(sql, bound, batch_size, schema, table, key_columns)
+        else:
+            yield from self._read_rows(sql, bound, batch_size, schema, table, key_columns)
+
+    def _read_arrow(
+        self,
+        sql: str,
+        bound: dict[str, Any],
+        batch_size: int,
+        schema: pa.Schema | None,
+        table: str,
+        key_columns: Sequence[str],
+    ) -> Iterator[pa.RecordBatch]:
+        """The ADBC path; whatever it cannot type is read (or, mid-way, diagnosed) row by row."""
+        # The statement's own column names (one step; a subquery would rename them): SQLite turns a
+        # "quoted" name that is not a column into a text literal named '"WAPARS"', which must stay drift.
+        try:
+            probe = self.conn.execute(sql, bound)
+            names = [d[0] for d in probe.description]
+            probe.close()
+        except sqlite3.OperationalError as exc:
+            raise _sqlite_error(exc, table) from None
+        if schema is not None and any(n not in names for n in schema.names):
+            yield from self._read_rows(sql, bound, batch_size, schema, table, key_columns)  # raises SchemaDriftError
+            return
+        yielded = False
+        chunk = max(1, min(batch_size, ARROW_CHUNK_ROWS))
+        try:
+            for batch in _rebatch(read_sqlite_arrow(self.path, sql, bound, names, chunk, schema), chunk):
+                yielded = True
+                yield batch
+        except FastPathUnavailable as exc:
+            rows = self._read_rows(sql, bound, batch_size, schema, table, key_columns)
+            if not yielded:
+                yield from rows
+                return
+            for _ in rows:  # error path: the row reader names the bad row and raises
+                pass
+            raise SourceDataError(f"source {table}: a column changed storage class mid-read ({exc})") from None
+
+    def _read_rows(
+        self,
+        sql: str,
+        bound: dict[str, Any],
+        batch_size: int,
+        schema: pa.Schema | None,
+        table: str,
+        key_columns: Sequence[str],
+    ) -> Iterator[pa.RecordBatch]:
+        """Row tuples from the sqlite3 module, one ``pa.array`` per column and chunk."""
         try:
             cursor = self.conn.execute(sql, bound)
         except sqlite3.OperationalError as exc:
