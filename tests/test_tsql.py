@@ -885,6 +885,16 @@ def test_a_refused_connection_is_transient():
     assert not target.is_transient(ValueError("x"))
 
 
+def test_duplicate_key_errors_are_recognised_in_both_pymssql_shapes():
+    """bulk_copy raises _mssql's exception, cursors raise pymssql's DB-API ones."""
+    target, _ = make_target()
+    assert target.is_duplicate_key(_mssql.MSSQLDatabaseException((2627, b"Violation of PRIMARY KEY constraint")))
+    assert target.is_duplicate_key(pymssql.IntegrityError((2601, b"Cannot insert duplicate key row")))
+    assert not target.is_duplicate_key(pymssql.IntegrityError((515, b"Cannot insert the value NULL")))
+    assert not target.is_duplicate_key(RuntimeError("2627"))
+    assert target.is_transient(_mssql.MSSQLDatabaseException((1205, b"deadlock victim")))
+
+
 # ------------------------------------------------------------------------------ docker-compose.yaml
 AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 
