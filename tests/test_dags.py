@@ -192,6 +192,7 @@ def test_parsing_context_builds_only_the_running_dag(monkeypatch: pytest.MonkeyP
 # --------------------------------------------------------------------------- bad entries
 
 
+@pytest.mark.filterwarnings("ignore:.*entries left out of the DAGs")
 def test_bad_entry_is_one_import_error_and_the_rest_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = write_config(
         tmp_path / "datasync.yaml",
@@ -211,6 +212,7 @@ def test_bad_entry_is_one_import_error_and_the_rest_load(monkeypatch: pytest.Mon
     assert any("table Broken" in w for w in bag.captured_warnings.get(str(DAGS / MAIN_FILE), ()))
 
 
+@pytest.mark.filterwarnings("ignore:.*entries left out of the DAGs")
 def test_unknown_fetcher_and_duplicate_are_reported_together(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = write_config(
         tmp_path / "datasync.yaml",

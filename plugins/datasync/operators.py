@@ -153,7 +153,8 @@ class DataSyncOperator(_DataSyncBase):
     def __init__(self, *, config: DataSyncConfig, table: str, sync_type: str, **kwargs: Any):
         kwargs.setdefault("pool", config.pool_name)
         super().__init__(config=config, table=table, sync_type=sync_type, **kwargs)
-        self._lock = threading.Lock()
+        # DataUpdateID of the sync in progress, read by on_kill (a plain attribute: operators
+        # are deep-copied by Airflow, which a lock would not survive)
         self._running_id: int | None = None
 
     # ------------------------------------------------------------------ pieces
@@ -186,8 +187,7 @@ class DataSyncOperator(_DataSyncBase):
         )
 
     def _started(self, data_update_id: int) -> None:
-        with self._lock:
-            self._running_id = data_update_id
+        self._running_id = data_update_id
 
     # ------------------------------------------------------------------ Airflow hooks
     def execute(self, context: Any) -> dict[str, Any]:
@@ -217,8 +217,7 @@ class DataSyncOperator(_DataSyncBase):
                 raise TransientSyncError(f"{self.table} {self.sync_type} sync: {type(exc).__name__}: {exc}") from exc
             raise
         finally:
-            with self._lock:
-                self._running_id = None
+            self._running_id = None
             target.close()
         out = result.as_dict()
         self.log.info(
@@ -235,8 +234,7 @@ class DataSyncOperator(_DataSyncBase):
         a bounded wait (the paused sync may hold locks it needs), then
         SyncCancelled unwinds the sync, whose transaction rolls back.
         """
-        with self._lock:
-            data_update_id = self._running_id
+        data_update_id = self._running_id
         if data_update_id is None:
             return
         message = f"cancelled: {self.table} {self.sync_type} sync killed by Airflow (on_kill)"
