@@ -296,35 +296,29 @@ def _duplicate_problems(raw: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _registry_problems(raw: dict[str, Any], field: str, what: str, known: list[str]) -> list[str]:
+    """Entries whose ``field`` (PascalCase) names nothing registered in ``known``."""
+    problems = []
+    for entry in _entries(raw):
+        name = entry.get(field, entry.get(to_snake(field)))
+        if isinstance(name, str) and name not in known:
+            table = entry.get("TableName", entry.get("table_name"))
+            problems.append(
+                f"table {table}, field {field}: unknown {what} {name!r}; known: {', '.join(known) or '(none registered)'}"
+            )
+    return problems
+
+
 def _fetcher_problems(raw: dict[str, Any]) -> list[str]:
     from datasync.fetchers.registry import known_fetchers
 
-    known = known_fetchers()
-    problems = []
-    for entry in _entries(raw):
-        fetcher = entry.get("FetcherTypeName", entry.get("fetcher_type_name"))
-        if isinstance(fetcher, str) and fetcher not in known:
-            name = entry.get("TableName", entry.get("table_name"))
-            problems.append(
-                f"table {name}, field FetcherTypeName: unknown fetcher {fetcher!r}; known: {', '.join(known)}"
-            )
-    return problems
+    return _registry_problems(raw, "FetcherTypeName", "fetcher", known_fetchers())
 
 
 def _post_processor_problems(raw: dict[str, Any]) -> list[str]:
     from datasync.postprocessors import known_post_processors
 
-    known = known_post_processors()
-    problems = []
-    for entry in _entries(raw):
-        name = entry.get("PostProcessorTypeName", entry.get("post_processor_type_name"))
-        if isinstance(name, str) and name not in known:
-            table = entry.get("TableName", entry.get("table_name"))
-            problems.append(
-                f"table {table}, field PostProcessorTypeName: unknown post-processor {name!r}; "
-                f"known: {', '.join(known) or '(none registered)'}"
-            )
-    return problems
+    return _registry_problems(raw, "PostProcessorTypeName", "post-processor", known_post_processors())
 
 
 def parse_config(raw: dict[str, Any], path: str | None = None) -> DataSyncConfig:
