@@ -87,6 +87,7 @@ class MssqlBackend(Backend):
         self.db = f"datasync_b_{uuid.uuid4().hex[:10]}"
         with pymssql.connect(**self.params) as admin, admin.cursor() as cur:
             cur.execute(f"CREATE DATABASE [{self.db}]")
+            cur.execute(f"ALTER DATABASE [{self.db}] SET RECOVERY SIMPLE")
         self.uri = (
             f"mssql://{quote(base.login or '', safe='')}:{quote(base.password or '', safe='')}"
             f"@{base.host}:{base.port or 1433}/{self.db}"
