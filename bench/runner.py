@@ -1,0 +1,134 @@
+"""One measured sync of one Python tool, in its own process (started by bench/run.py).
+
+    python bench/runner.py '<json spec>'
+
+Imports everything the tool needs first, then times only the sync itself
+(``time.perf_counter`` around it) and prints one line ``RESULT {json}``:
+seconds, rows written and the tool's own view of what it did. Peak RSS is
+taken by the parent from this process's rusage, so every tool is measured the
+same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_TABLE = "LotUsage"
+
+
+def _report(**fields: Any) -> None:
+    print("RESULT " + json.dumps(fields), flush=True)
+
+
+# --------------------------------------------------------------------------- datasync
+
+
+def datasync_config(spec: dict[str, Any]) -> dict[str, Any]:
+    mass = {"Enabled": True, "IntervalMinutes": 10080, "PrepurgeData": True, "ReIndexData": True}
+    return {
+        "BatchSize": spec.get("batch_size", 1_000_000),
+        "BulkCopyBatchSize": spec.get("bulk_copy_batch_size", 10_000),
+        "SourceSystems": {"JDE": {"ConnId": "datasync_jde", "TimeZone": "UTC"}},
+        "DataSources": [
+            {
+                "TableName": spec.get("table", BENCH_TABLE),
+                "SourceSystem": "JDE",
+                "FetcherTypeName": "JdeLotUsageFetcher",
+                "MassConfig": mass,
+                "DailyConfig": {"Enabled": True, "IntervalMinutes": 1440},
+            }
+        ],
+    }
+
+
+def run_datasync(spec: dict[str, Any]) -> None:
+    os.environ["AIRFLOW_CONN_DATASYNC_JDE"] = spec["source_conn"]
+    os.environ["AIRFLOW_CONN_DATASYNC_TARGET"] = spec["target_conn"]
+    os.environ["AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA"] = "True"
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+
+    import airflow.sdk  # noqa: F401 - imports are not part of the sync time
+    from airflow.sdk import BaseHook
+
+    import datasync.fetchers.jde  # noqa: F401
+    import datasync.sources
+    import datasync.sources_odbc  # noqa: F401
+    import datasync.targets.postgres  # noqa: F401
+    import datasync.targets.sqlite  # noqa: F401
+    from datasync.config import parse_config
+    from datasync.service import sync_table
+    from datasync.sync import SyncRequest
+
+    if spec.get("arrow") is False:  # the row-by-row SQLite reader, for comparison
+        original = datasync.sources.SqliteSourceReader.__init__
+
+        def rows_only(self: Any, path: str, arrow: bool = True) -> None:
+            original(self, path, arrow=False)
+
+        datasync.sources.SqliteSourceReader.__init__ = rows_only  # type: ignore[method-assign]
+
+    for conn_id in ("datasync_jde", "datasync_target"):
+        BaseHook.get_connection(conn_id)  # first lookup initialises Airflow's secrets backends
+    cfg = parse_config(datasync_config(spec))
+    sync_type = "Mass" if spec["mode"] == "mass" else "Daily"
+    profiler = None
+    if spec.get("profile"):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
+    started = time.perf_counter()
+    result = sync_table(cfg, SyncRequest(spec.get("table", BENCH_TABLE), sync_type))
+    seconds = time.perf_counter() - started
+    if profiler is not None:
+        profiler.stop()
+        Path(spec["profile"]).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    _report(seconds=seconds, rows=result.rows, inserted=result.inserted, updated=result.updated)
+
+
+# --------------------------------------------------------------------------- dlt
+
+
+def run_dlt(spec: dict[str, Any]) -> None:
+    os.environ["RUNTIME__LOG_LEVEL"] = "WARNING"
+    os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+    os.environ["DLT_DATA_DIR"] = spec["data_dir"]
+    os.environ["DLT_PROJECT_DIR"] = spec["data_dir"]
+
+    import dlt
+    import psycopg2  # noqa: F401 - the postgres destination's driver, imported lazily by dlt
+    import sqlalchemy.dialects.sqlite  # noqa: F401
+    from dlt.destinations import postgres
+    from dlt.sources.sql_database import sql_table
+
+    resource = sql_table(
+        credentials=f"sqlite:///{spec['source']}",
+        table="F4111",
+        backend="pyarrow",
+        incremental=dlt.sources.incremental("ILCRDJ"),
+        primary_key="ILUKID",
+    )
+    pipeline = dlt.pipeline(
+        pipeline_name="datasync_bench",
+        destination=postgres(credentials=spec["pg_url"]),
+        dataset_name=spec["dataset"],
+        pipelines_dir=spec["pipelines_dir"],
+    )
+    disposition = "replace" if spec["mode"] == "mass" else "merge"
+    started = time.perf_counter()
+    pipeline.run(resource, write_disposition=disposition)
+    seconds = time.perf_counter() - started
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    _report(seconds=seconds, rows=int(counts.get("f4111", 0)))
+
+
+TOOLS = {"datasync": run_datasync, "dlt": run_dlt}
+
+if __name__ == "__main__":
+    job = json.loads(sys.argv[1])
+    TOOLS[job["tool"]](job)
