@@ -50,7 +50,8 @@ def _fail(exc: BaseException, code: int = 1) -> None:
         for problem in exc.problems:
             err.print(f"  - {problem}", markup=False)
     else:
-        err.print(f"[red]error:[/red] {exc}", markup=False, highlight=False)
+        err.print("[red]error:[/red]", end=" ")
+        err.print(str(exc), markup=False, highlight=False)
     raise typer.Exit(code)
 
 

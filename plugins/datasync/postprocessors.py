@@ -30,7 +30,7 @@ class PostProcessor(ABC):
 
 
 def register_post_processor(cls: type[PostProcessor]) -> type[PostProcessor]:
-    cls.type_name = getattr(cls, "type_name", None) or cls.__name__
+    cls.type_name = cls.__dict__.get("type_name") or cls.__name__
     _REGISTRY[cls.type_name] = cls
     return cls
 

@@ -95,7 +95,7 @@ class MssqlBackend(Backend):
         self.monitor = pymssql.connect(**self.params)
 
     def session_id(self, target: Any) -> int:
-        return target.query("SELECT @@SPID")[0][0]
+        return target.query("SELECT @@SPID AS [spid]")[0][0]
 
     def is_waiting(self, session: Any) -> bool:
         with self.monitor.cursor() as cur:

@@ -22,7 +22,7 @@ _REGISTRY: dict[str, type[Fetcher]] = {}
 
 def register(cls: type[Fetcher]) -> type[Fetcher]:
     """Class decorator: make ``cls`` available under its class name."""
-    name = getattr(cls, "type_name", None) or cls.__name__
+    name = cls.__dict__.get("type_name") or cls.__name__  # a subclass never inherits its parent's name
     cls.type_name = name
     _REGISTRY[name] = cls
     return cls
