@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime
 
 import numpy as np
@@ -35,16 +36,17 @@ _MAX_YEAR = 9999
 _US_PER_DAY = 86_400 * 1_000_000
 
 
+@lru_cache(maxsize=1)
 def _year_tables() -> tuple[pa.Array, pa.Array]:
-    """Per century-year offset (year − 1900): days from 1970-01-01 to Jan 1, and days in the year."""
+    """Per century-year offset (year − 1900): days from 1970-01-01 to Jan 1, and days in the year.
+
+    Built on first use, not at import: the DAG file imports fetchers to read their schemas.
+    """
     years = np.arange(_MIN_YEAR, _MAX_YEAR + 1)
     jan1 = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]")
     starts = (jan1 - np.datetime64("1970-01-01")).astype(np.int64)
     leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
     return pa.array(starts, pa.int64()), pa.array(np.where(leap, 366, 365), pa.int64())
-
-
-_YEAR_START, _YEAR_DAYS = _year_tables()
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,11 @@ def julian_to_date(arr: pa.Array | pa.ChunkedArray, where: Where) -> pa.Array:
     day = pc.subtract(values, pc.multiply(offset, 1000))
     in_range = pc.and_(pc.greater(values, 0), pc.less_equal(offset, _MAX_YEAR - _MIN_YEAR))
     safe_offset = pc.if_else(in_range, offset, 0)
-    year_days = pc.take(_YEAR_DAYS, pc.fill_null(safe_offset, 0))
+    year_start, year_days_table = _year_tables()
+    year_days = pc.take(year_days_table, pc.fill_null(safe_offset, 0))
     valid = pc.and_(in_range, pc.and_(pc.greater_equal(day, 1), pc.less_equal(day, year_days)))
     reject_rows(where, pc.and_(present, pc.invert(valid)), values, "a valid Julian date (CYYDDD)")
-    start = pc.take(_YEAR_START, pc.fill_null(safe_offset, 0))
+    start = pc.take(year_start, pc.fill_null(safe_offset, 0))
     days = pc.add(start, pc.subtract(day, 1))
     days = pc.if_else(present, days, pa.scalar(None, pa.int64()))
     return days.cast(pa.int32()).view(pa.date32())

@@ -7,6 +7,7 @@ never touch the engine.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
@@ -28,12 +29,18 @@ def register(cls: type[Fetcher]) -> type[Fetcher]:
     return cls
 
 
-def _load() -> dict[str, type[Fetcher]]:
+@lru_cache(maxsize=1)
+def _load_plugins() -> None:
+    """Import the built-in fetchers and the entry-point ones, once per process."""
     for module in _BUILTIN_MODULES:
         import_module(module)
     for ep in entry_points(group="datasync.fetchers"):
         if ep.name not in _REGISTRY:
             register(ep.load())
+
+
+def _load() -> dict[str, type[Fetcher]]:
+    _load_plugins()
     return _REGISTRY
 
 
