@@ -56,5 +56,9 @@ def test_demo_end_state_equals_source(demo_env: Path) -> None:
         assert by_type[("WorkOrder_Curr", "Hourly")].rows_inserted == 0
         assert by_type[("WorkOrder_Curr", "Hourly")].rows_updated == 0
         assert ("Item_Curr", "Hourly") not in by_type  # disabled in the example config
+        # step 4 ran the WorkOrder_Curr Daily DAG through Airflow (airflow dags test, SQLite metadata DB)
+        assert work_orders_daily.run_id.startswith("manual__")
+        assert (demo_env / "airflow_home" / "airflow.db").exists()
+        assert "Airflow run manual__" in text
     finally:
         target.close()

@@ -24,7 +24,7 @@ from rich.table import Table
 from datasync.errors import ConfigError, DataSyncError, SyncCancelled
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 ConfigOpt = Annotated[
@@ -268,13 +268,14 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo databases go.")] = Path("demo"),
     rows: Annotated[int, typer.Option(help="Rows in the demo source's big tables.")] = 20_000,
     touch: Annotated[float, typer.Option(help="Percent of rows the simulated ERP day touches.")] = 2.0,
+    airflow: Annotated[bool, typer.Option(help="Also run one sync DAG through Airflow (SQLite metadata DB).")] = True,
     config: ConfigOpt = None,
 ) -> None:
     """The main job on the embedded default: source -> mass -> ERP day -> due daily/hourly -> ledger, health."""
     from datasync.demo_run import run_demo
 
     try:
-        code = run_demo(workdir, rows, touch, config, out)
+        code = run_demo(workdir, rows, touch, config, out, airflow=airflow)
     except DataSyncError as exc:
         _fail(exc)
     raise typer.Exit(code)

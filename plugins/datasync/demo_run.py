@@ -34,11 +34,14 @@ def demo_environment(workdir: Path) -> dict[str, str]:
     return {k: os.environ[k] for k in env}
 
 
-def run_demo(workdir: Path, rows: int, touch_pct: float, config_path: Path | None, out: Console) -> int:
+def run_demo(
+    workdir: Path, rows: int, touch_pct: float, config_path: Path | None, out: Console, airflow: bool = True
+) -> int:
     from datasync import demo, service
     from datasync.connections import get_connection, sqlite_path
 
-    cfg = load_config(config_path or os.environ.get("DATASYNC_CONFIG") or REPO / "include" / "datasync.yaml")
+    config_file = Path(config_path or os.environ.get("DATASYNC_CONFIG") or REPO / "include" / "datasync.yaml").resolve()
+    cfg = load_config(config_file)
     env = demo_environment(workdir)
     source = sqlite_path(get_connection("datasync_jde"))
     for p in Path(source), Path(sqlite_path(get_connection(cfg.target_conn_id))):
@@ -57,20 +60,24 @@ def run_demo(workdir: Path, rows: int, touch_pct: float, config_path: Path | Non
     for table, (updated, added) in demo.touch(source, touch_pct).items():
         out.print(f"{table:10} {updated:>7,} rows updated {added:>7,} rows added")
 
-    out.rule("4. due syncs: Daily first (priority), then Hourly")
+    if airflow:
+        out.rule("4. Airflow on SQLite: the WorkOrder_Curr Daily DAG run by Airflow")
+        _airflow_daily(workdir, cfg, config_file, out)
+
+    out.rule("5. due syncs: Daily first (priority), then Hourly")
     _report(service.run_due(cfg, run_id="demo-daily"), out)
     _report(service.run_due(cfg, run_id="demo-hourly"), out)
 
-    out.rule("5. ledger (DataUpdate)")
+    out.rule("6. ledger (DataUpdate)")
     with service.target_session(cfg) as target:
-        view = Table("ID", "Table", "Type", "Records", "Inserted", "Updated", "Status")
+        view = Table("ID", "Table", "Type", "Records", "Inserted", "Updated", "Status", "RunId")
         for r in reversed(Ledger(target).recent(limit=50)):
             view.add_row(
                 str(r.data_update_id), r.table_name, r.update_type, f"{r.number_records:,}",
-                f"{r.rows_inserted or 0:,}", f"{r.rows_updated or 0:,}", r.status,
+                f"{r.rows_inserted or 0:,}", f"{r.rows_updated or 0:,}", r.status, r.run_id or "",
             )
         out.print(view)
-        out.rule("6. health and target = source")
+        out.rule("7. health and target = source")
         report = service.health(cfg, target)
         out.print(f"health: {report.status}")
         counts = _compare_counts(cfg, target, source)
@@ -85,6 +92,44 @@ def run_demo(workdir: Path, rows: int, touch_pct: float, config_path: Path | Non
         return 1
     out.print("[green]every target table holds exactly the source's rows[/green]")
     return 0
+
+
+def _airflow_daily(workdir: Path, cfg, config_file: Path, out: Console) -> None:
+    """Run one sync DAG with ``airflow dags test`` on a SQLite metadata DB in ``workdir``."""
+    import subprocess
+    import sys
+
+    from datasync.service import target_session
+
+    airflow = str(Path(sys.executable).parent / "airflow")
+    home = (workdir / "airflow_home").resolve()
+    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW__CORE__UNIT_TEST_MODE"}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "DATASYNC_CONFIG": str(config_file),
+        }
+    )
+    dag_id = "datasync__WorkOrder_Curr__daily"
+    for cmd in ([airflow, "db", "migrate"], [airflow, "dags", "test", dag_id]):
+        out.print(f"$ airflow {' '.join(cmd[1:])}", highlight=False)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            out.print(proc.stdout[-3000:], proc.stderr[-3000:], markup=False, highlight=False)
+            raise RuntimeError(f"airflow {' '.join(cmd[1:])} failed with exit code {proc.returncode}")
+    with target_session(cfg) as target:
+        runs = [r for r in Ledger(target).recent("WorkOrder_Curr", limit=5) if r.run_id and r.run_id.startswith("manual__")]
+    if not runs:
+        raise RuntimeError(f"{dag_id} ran but left no ledger row")
+    r = runs[0]
+    out.print(
+        f"Airflow run {r.run_id}: WorkOrder_Curr {r.update_type} {r.status}, {r.number_records:,} rows, "
+        f"{r.rows_inserted:,} inserted, {r.rows_updated:,} updated (metadata DB {home / 'airflow.db'})",
+        highlight=False,
+    )
 
 
 def _report(outcomes: list, out: Console) -> None:
