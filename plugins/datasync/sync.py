@@ -29,6 +29,7 @@ from datasync.faults import checkpoint
 from datasync.fetchers.base import Fetcher, SourceReader
 from datasync.fetchers.registry import fetcher_class
 from datasync.ledger import Ledger
+from datasync.prefetch import prefetched
 from datasync.schedule import minimum_dt as scheduled_minimum_dt
 from datasync.schedule import to_source_time
 from datasync.schema import TableSchema
@@ -213,7 +214,8 @@ def run_sync(
                     fetcher = fetcher_cls(table_cfg, source_cfg, reader, config.batch_size)
                     schema = fetcher.schema()
                     target.ensure_table(schema)
-                    fetched = fetcher.fetch(to_source_time(min_dt, source_cfg.zone))
+                    # read and convert the next batch while the target loads this one
+                    fetched = prefetched(fetcher.fetch(to_source_time(min_dt, source_cfg.zone)))
                     batches = _counted(fetched, schema, progress)
                     mass = table_cfg.mass_config
                     if request.sync_type == "Mass" and mass.prepurge_data:

@@ -1,0 +1,76 @@
+"""Read the next batch while the current one is being written.
+
+A sync alternates between the source (read and convert a batch) and the
+target (bulk copy it, then wait for the server to finish the statement).
+``prefetched`` runs the source side in one worker thread, at most ``depth``
+batches ahead, so the two overlap: the reading, Arrow conversions and the
+drivers' fetches release the GIL, and the target server works in its own
+process. Memory grows by at most ``depth`` batches.
+
+The generator owns its thread: closing it (or an exception in the consumer,
+such as SyncCancelled from a signal handler) stops the worker, and the worker
+closes the source stream in its own thread before the caller closes the
+reader. Errors of the source side are raised in the consumer, unchanged.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_DONE = object()
+_POLL_S = 0.05
+
+
+class _Failed:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def prefetched(items: Iterator[T], depth: int = 1, name: str = "datasync-fetch") -> Iterator[T]:
+    """Yield what ``items`` yields, produced by a worker thread up to ``depth`` items ahead."""
+    slots: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            offer(_Failed(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - the consumer's outcome matters, not the cleanup's
+                    pass
+
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
