@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 CHUNK_ROWS = 50_000
 """Rows per driver round trip; chunks are concatenated in Arrow up to the batch size."""
-ARROW_CHUNK_ROWS = 65_536
+ARROW_CHUNK_ROWS = 16_384
 """Rows per ADBC batch (SQLite): yielded as they come, so memory does not grow with BatchSize."""
 
 
