@@ -321,7 +321,8 @@ class Bench:
         source = source or self.source
         if target == "odbc":
             source_conn = json.dumps(
-                {"conn_type": "odbc", "schema": str(source), "extra": {"driver": self.args.odbc_driver}}
+                # StepAPI=1: the SQLite ODBC driver streams rows instead of materialising the result
+                {"conn_type": "odbc", "schema": str(source), "extra": {"driver": self.args.odbc_driver, "StepAPI": "1"}}
             )
         else:
             source_conn = f"sqlite:///{source}"
