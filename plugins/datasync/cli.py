@@ -184,6 +184,10 @@ def run_due(config: ConfigOpt = None) -> None:
         raise typer.Exit(1)
 
 
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
 def _ts(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
@@ -209,7 +213,7 @@ def ledger(
     for r in rows:
         view.add_row(
             str(r.data_update_id), r.table_name, r.update_type, _ts(r.start_dt), _ts(r.end_dt), _ts(r.minimum_dt),
-            str(r.number_records), str(r.rows_inserted or ""), str(r.rows_updated or ""), r.status,
+            str(r.number_records), _count(r.rows_inserted), _count(r.rows_updated), r.status,
             (r.error_message or "")[:80],
         )
     out.print(view)
