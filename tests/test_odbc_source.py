@@ -168,7 +168,7 @@ def test_sqlite_odbc_driver_reads_what_the_direct_reader_reads(
     demo_file: Path, direct_rows: dict, fetcher: str
 ) -> None:
     need_driver(SQLITE_DRIVER)
-    with OdbcSourceReader(f"Driver={{{SQLITE_DRIVER}}};Database={demo_file};StepAPI=1;") as reader:
+    with OdbcSourceReader(f"Driver={{{SQLITE_DRIVER}}};Database={demo_file};") as reader:
         got = rows_of(build(reader, fetcher))
     assert got == direct_rows[(fetcher, False)]
 

@@ -12,9 +12,10 @@ works here. The driver comes, as in ``OdbcHook``, from the hook argument
 
 Memory is bounded by the transit buffer: at most ``chunk_rows`` rows and
 ``max_bytes_per_batch`` bytes (two buffers while fetching concurrently),
-whatever the table size, provided the driver streams: the SQLite ODBC driver
-(tests, benchmark) needs ``StepAPI=1`` in the connection extra, else it holds
-the whole result in memory. Values bound to ``:name`` placeholders are passed
+whatever the table size, provided the driver streams (SQL Server's and
+PostgreSQL's do; the SQLite ODBC driver of the tests and the benchmark holds
+the whole result unless its extra says ``StepAPI=1``, and then reports
+untyped columns as text). Values bound to ``:name`` placeholders are passed
 as text (arrow-odbc binds parameters as VARCHAR); the servers convert them
 to the column type on comparison.
 """
