@@ -67,6 +67,21 @@ class Fetcher(ABC):
         self.reader = reader
         self.batch_size = batch_size
 
+    def require_reader(self) -> SourceReader:
+        if self.reader is None:
+            from datasync.errors import ConfigError
+
+            raise ConfigError([f"{self.type_name} for table {self.table.table_name} has no source reader"])
+        return self.reader
+
+    def render_select(self, **params: Any) -> str:
+        """Macro ``select`` of include/sql/fetchers/<type_name>.sql, with the reader's quoting and placeholders."""
+        from datasync.sqltemplates import SqlTemplates
+
+        reader = self.require_reader()
+        templates = SqlTemplates("fetchers", reader.quote, reader.placeholder)
+        return templates.render(self.type_name, "select", schema=self.source.schema_name, **params)
+
     @abstractmethod
     def schema(self) -> TableSchema:
         """The target table this fetcher fills (name = the configured TableName)."""

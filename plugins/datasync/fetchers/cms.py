@@ -15,7 +15,6 @@ from datasync.fetchers.base import Fetcher
 from datasync.fetchers.jde import source_local
 from datasync.fetchers.registry import register
 from datasync.schema import LAST_UPDATE_COLUMN, Column, TableSchema
-from datasync.sqltemplates import SqlTemplates
 
 _NO_MODIFIED = pa.scalar(jde.NO_AUDIT_DATE, pa.timestamp("us"))
 
@@ -96,24 +95,14 @@ class CmsMisDataFetcher(Fetcher):
         )
 
     def sql(self, incremental: bool) -> str:
-        reader = self._require_reader()
-        templates = SqlTemplates("fetchers", reader.quote, reader.placeholder)
-        return templates.render(
-            self.type_name,
-            "select",
-            schema=self.source.schema_name,
+        return self.render_select(
             table=self.source_table,
             columns=self.source_columns(),
             incremental=incremental,
         )
 
-    def _require_reader(self) -> Any:
-        if self.reader is None:
-            raise ConfigError([f"{self.type_name} for table {self.table.table_name} has no source reader"])
-        return self.reader
-
     def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
-        reader = self._require_reader()
+        reader = self.require_reader()
         schema = self.schema()
         minimum_dt = source_local(minimum_dt, self.source)
         params: dict[str, Any] = {}

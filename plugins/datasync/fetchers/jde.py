@@ -33,7 +33,6 @@ from datasync.errors import ConfigError, SourceDataError
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import register
 from datasync.schema import LAST_UPDATE_COLUMN, Column, TableSchema
-from datasync.sqltemplates import SqlTemplates
 
 JdeKind = Literal["string", "business_unit", "julian", "integer", "implied_decimal"]
 
@@ -166,25 +165,15 @@ class JdeFetcher(Fetcher):
     # ----------------------------------------------------------------- query
 
     def sql(self, incremental: bool) -> str:
-        reader = self._require_reader()
-        templates = SqlTemplates("fetchers", reader.quote, reader.placeholder)
-        return templates.render(
-            self.type_name,
-            "select",
-            schema=self.source.schema_name,
+        return self.render_select(
             table=self.physical_table,
             columns=self.source_columns(),
             audit_date=self.physical(self.audit_date),
             incremental=incremental,
         )
 
-    def _require_reader(self) -> Any:
-        if self.reader is None:
-            raise ConfigError([f"{self.type_name} for table {self.table.table_name} has no source reader"])
-        return self.reader
-
     def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
-        reader = self._require_reader()
+        reader = self.require_reader()
         schema = self.schema()
         minimum_dt = source_local(minimum_dt, self.source)
         params: dict[str, Any] = {}
