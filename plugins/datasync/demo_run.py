@@ -156,6 +156,6 @@ def _compare_counts(cfg, target, source: str) -> dict[str, tuple[int, int]]:
             src = sum(b.num_rows for b in fetcher.fetch(None))
         finally:
             reader.close()
-        tgt = target.query(f"SELECT COUNT(*) FROM {target.ident(ds.table_name)}")[0][0]
+        tgt = target.fetch("ddl", "count_rows", name=ds.table_name)[0][0]
         counts[ds.table_name] = (src, int(tgt))
     return counts

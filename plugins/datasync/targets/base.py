@@ -42,6 +42,7 @@ class Target(ABC):
     def __init__(self, conn: Any, bulk_copy_batch_size: int = 10_000):
         self.conn = conn
         self.bulk_copy_batch_size = bulk_copy_batch_size
+        self._depth = 0  # nesting of transaction() blocks
         self.templates = SqlTemplates(self.dialect, self._checked_quote, self.placeholder)
 
     def _checked_quote(self, name: str) -> str:
@@ -109,9 +110,39 @@ class Target(ABC):
         return self.query(self.render(family, statement, **kw), params)
 
     @contextmanager
-    @abstractmethod
     def transaction(self) -> Iterator[None]:
-        """One atomic unit: commit on success, roll back on any exception."""
+        """One atomic unit: commit on success, roll back on any exception (cancellation included).
+
+        A nested block joins the outer transaction. Dialects supply ``_begin``, ``_commit``
+        and ``_rollback`` (or override this with the driver's own transaction block).
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        try:
+            # BEGIN inside the try: a signal raised the moment BEGIN returns must still roll back
+            self._begin()
+            yield
+        except BaseException:
+            self._depth = 0
+            self._rollback()
+            raise
+        self._depth = 0
+        self._commit()
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        raise NotImplementedError
+
+    def _rollback(self) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         try:

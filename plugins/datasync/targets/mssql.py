@@ -163,7 +163,6 @@ class MssqlTarget(Target):
     def __init__(self, conn: Any, bulk_copy_batch_size: int = 10_000):
         super().__init__(conn, bulk_copy_batch_size)
         self.templates.env.filters["temp"] = quote_temp
-        self._depth = 0
         self._disabled: dict[str, list[str]] = {}
         self._column_ids: dict[str, dict[str, int]] = {}
         conn.autocommit(True)
@@ -230,26 +229,12 @@ class MssqlTarget(Target):
         else:
             cur.execute(sql)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """BEGIN TRANSACTION … COMMIT; a nested block joins the outer transaction (XACT_ABORT
-        dooms the whole transaction on error, so there is nothing a savepoint could keep)."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
+    # transaction(): the base class's; a nested block joins the outer transaction (XACT_ABORT
+    # dooms the whole transaction on error, so there is nothing a savepoint could keep)
+    def _begin(self) -> None:
         self.run("ddl", "begin")
-        self._depth = 1
-        try:
-            yield
-        except BaseException:
-            self._depth = 0
-            self._rollback()
-            raise
-        self._depth = 0
+
+    def _commit(self) -> None:
         self.run("ddl", "commit")
 
     def _rollback(self) -> None:

@@ -90,8 +90,8 @@ class PostgresTarget(Target):
     def __init__(self, conn: psycopg.Connection, bulk_copy_batch_size: int = 10_000):
         conn.autocommit = True
         conn.row_factory = tuple_row
-        conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
         super().__init__(conn, bulk_copy_batch_size)
+        self.fetch("lock", "utc_session")
 
     @classmethod
     def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> PostgresTarget:
@@ -179,7 +179,7 @@ class PostgresTarget(Target):
         """Session-level advisory lock on the table's key; the server frees it if the session dies."""
         key = advisory_key("table", table)
         if timeout_s <= 0:
-            granted = self.query("SELECT pg_try_advisory_lock(%(key)s)", {"key": key})[0][0]
+            granted = self.fetch("lock", "try_lock", {"key": key})[0][0]
         else:
             granted = self._wait_for_lock(key, timeout_s)
         if not granted:
@@ -192,20 +192,20 @@ class PostgresTarget(Target):
     def _wait_for_lock(self, key: int, timeout_s: float) -> bool:
         """Queue for the lock (woken the moment it is free) for at most ``timeout_s`` seconds."""
         ms = f"{max(1, int(timeout_s * 1000))}ms"
-        self.query("SELECT set_config('lock_timeout', %(ms)s, false)", {"ms": ms})
+        self.fetch("lock", "set_lock_timeout", {"ms": ms})
         try:
-            self.query("SELECT pg_advisory_lock(%(key)s)", {"key": key})
+            self.fetch("lock", "lock", {"key": key})
             return True
         except psycopg.errors.LockNotAvailable:
             return False
         finally:
-            self.query("SELECT set_config('lock_timeout', '0', false)", {})
+            self.fetch("lock", "set_lock_timeout", {"ms": "0"})
 
     def _unlock(self, key: int) -> None:
         if self.conn.closed or self.conn.broken:
             return  # the server released it with the session
         try:
-            self.query("SELECT pg_advisory_unlock(%(key)s)", {"key": key})
+            self.fetch("lock", "unlock", {"key": key})
         except psycopg.Error:
             pass  # a dead session holds no locks; never mask the sync's own error
 

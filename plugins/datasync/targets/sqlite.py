@@ -72,7 +72,6 @@ class SqliteTarget(Target):
     def __init__(self, conn: sqlite3.Connection, path: str, bulk_copy_batch_size: int = 10_000):
         super().__init__(conn, bulk_copy_batch_size)
         self.path = path
-        self._depth = 0
 
     @classmethod
     def open(cls, path: str, bulk_copy_batch_size: int = 10_000) -> SqliteTarget:
@@ -100,29 +99,16 @@ class SqliteTarget(Target):
             return f"DECIMAL({column.precision},{column.scale})"
         return _TYPES[column.kind]
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def _begin(self) -> None:
         """BEGIN IMMEDIATE takes the write lock up front, so a writer never deadlocks on upgrade."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self._depth = 1
-        try:
-            # inside the try: a SIGTERM that waited for the write lock is raised the moment BEGIN
-            # returns, and must still roll back (else the ledger could not record the cancellation)
-            self.conn.execute("BEGIN IMMEDIATE")
-            yield
-        except BaseException:
-            self._depth = 0
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        self._depth = 0
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
         self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     def _lock_path(self, table: str) -> Path:
         base = self.path if self.path not in ("", ":memory:") else os.path.join("/tmp", f"datasync-mem-{os.getpid()}")
