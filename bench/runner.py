@@ -52,7 +52,8 @@ def run_datasync(spec: dict[str, Any]) -> None:
     os.environ["AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA"] = "True"
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
-    import airflow.sdk  # noqa: F401 - imports are not part of the sync time
+    import airflow.providers.postgres.hooks.postgres  # noqa: F401 - imports are not part of the sync time
+    import airflow.sdk  # noqa: F401
     from airflow.sdk import BaseHook
 
     import datasync.fetchers.jde  # noqa: F401

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datasync.errors import SourceDataError
+from datasync.scalars import boolean, float64, int64, null
 
 RowKey = Callable[[int], str]
 """Names row ``i`` of the array being converted, e.g. ``'DOCO=1001'``."""
@@ -46,7 +47,12 @@ def _year_tables() -> tuple[pa.Array, pa.Array]:
     jan1 = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]")
     starts = (jan1 - np.datetime64("1970-01-01")).astype(np.int64)
     leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
-    return pa.array(starts, pa.int64()), pa.array(np.where(leap, 366, 365), pa.int64())
+    lengths = np.where(leap, 366, 365).astype(np.int64)
+    # from buffers: pa.array(ndarray) would make pyarrow import pandas (see datasync.scalars)
+    return (
+        pa.Array.from_buffers(pa.int64(), len(starts), [None, pa.py_buffer(np.ascontiguousarray(starts))]),
+        pa.Array.from_buffers(pa.int64(), len(lengths), [None, pa.py_buffer(lengths)]),
+    )
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,10 @@ def row_key(batch: pa.RecordBatch | pa.Table, columns: Sequence[str], labels: Se
 
 def _first_true(mask: pa.Array) -> int | None:
     """Index of the first true value of a boolean array (nulls count as false)."""
-    mask = pc.fill_null(mask, False)
+    mask = pc.fill_null(mask, boolean(False))
     if not pc.any(mask).as_py():
         return None
-    return int(pc.index(mask, True).as_py())
+    return int(pc.index(mask, boolean(True)).as_py())
 
 
 def reject_rows(where: Where, mask: pa.Array, arr: pa.Array, what: str) -> None:
@@ -94,7 +100,7 @@ def reject_rows(where: Where, mask: pa.Array, arr: pa.Array, what: str) -> None:
     first = _first_true(mask)
     if first is None:
         return
-    count = pc.sum(pc.cast(pc.fill_null(mask, False), pa.int64())).as_py()
+    count = pc.sum(pc.cast(pc.fill_null(mask, boolean(False)), pa.int64())).as_py()
     more = f" ({count - 1} more rows in this batch)" if count > 1 else ""
     raise SourceDataError(f"{where.describe(first)}: {arr[first].as_py()!r} is not {what}{more}")
 
@@ -110,7 +116,7 @@ def to_int64(arr: pa.Array | pa.ChunkedArray, where: Where) -> pa.Array:
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
         if pa.types.is_floating(t):
             finite = pc.is_finite(arr)
-            big = pc.greater(pc.abs(arr), 9.2e18)
+            big = pc.greater(pc.abs(arr), float64(9.2e18))
             reject_rows(where, pc.or_(pc.invert(finite), big), arr, "a finite number in int64 range")
         return pc.round(arr).cast(pa.int64())
     raise SourceDataError(f"{where.table}.{where.column}: expected a number, the source delivers {t}")
@@ -132,18 +138,18 @@ def julian_to_date(arr: pa.Array | pa.ChunkedArray, where: Where) -> pa.Array:
     99365 = 1999-12-31, 124060 = 2024-02-29.
     """
     values = to_int64(arr, where)
-    present = pc.and_(pc.is_valid(values), pc.not_equal(values, 0))
-    offset = pc.divide(values, 1000)  # non-negative values only matter; negatives are rejected below
-    day = pc.subtract(values, pc.multiply(offset, 1000))
-    in_range = pc.and_(pc.greater(values, 0), pc.less_equal(offset, _MAX_YEAR - _MIN_YEAR))
-    safe_offset = pc.if_else(in_range, offset, 0)
+    present = pc.and_(pc.is_valid(values), pc.not_equal(values, int64(0)))
+    offset = pc.divide(values, int64(1000))  # non-negative values only matter; negatives are rejected below
+    day = pc.subtract(values, pc.multiply(offset, int64(1000)))
+    in_range = pc.and_(pc.greater(values, int64(0)), pc.less_equal(offset, int64(_MAX_YEAR - _MIN_YEAR)))
+    safe_offset = pc.if_else(in_range, offset, int64(0))
     year_start, year_days_table = _year_tables()
-    year_days = pc.take(year_days_table, pc.fill_null(safe_offset, 0))
-    valid = pc.and_(in_range, pc.and_(pc.greater_equal(day, 1), pc.less_equal(day, year_days)))
+    year_days = pc.take(year_days_table, pc.fill_null(safe_offset, int64(0)))
+    valid = pc.and_(in_range, pc.and_(pc.greater_equal(day, int64(1)), pc.less_equal(day, year_days)))
     reject_rows(where, pc.and_(present, pc.invert(valid)), values, "a valid Julian date (CYYDDD)")
-    start = pc.take(year_start, pc.fill_null(safe_offset, 0))
-    days = pc.add(start, pc.subtract(day, 1))
-    days = pc.if_else(present, days, pa.scalar(None, pa.int64()))
+    start = pc.take(year_start, pc.fill_null(safe_offset, int64(0)))
+    days = pc.add(start, pc.subtract(day, int64(1)))
+    days = pc.if_else(present, days, null(pa.int64()))
     return days.cast(pa.int32()).view(pa.date32())
 
 
@@ -158,16 +164,16 @@ def tday_to_seconds(arr: pa.Array | pa.ChunkedArray, where: Where) -> pa.Array:
 
     93015 = 09:30:15, 235959 = 23:59:59; 246060 or any minute/second ≥ 60 is invalid.
     """
-    values = pc.fill_null(to_int64(arr, where), 0)
-    hours = pc.divide(values, 10_000)
-    minutes = pc.subtract(pc.divide(values, 100), pc.multiply(hours, 100))
-    seconds = pc.subtract(values, pc.multiply(pc.divide(values, 100), 100))
+    values = pc.fill_null(to_int64(arr, where), int64(0))
+    hours = pc.divide(values, int64(10_000))
+    minutes = pc.subtract(pc.divide(values, int64(100)), pc.multiply(hours, int64(100)))
+    seconds = pc.subtract(values, pc.multiply(pc.divide(values, int64(100)), int64(100)))
     valid = pc.and_(
-        pc.and_(pc.greater_equal(values, 0), pc.less_equal(hours, 23)),
-        pc.and_(pc.less_equal(minutes, 59), pc.less_equal(seconds, 59)),
+        pc.and_(pc.greater_equal(values, int64(0)), pc.less_equal(hours, int64(23))),
+        pc.and_(pc.less_equal(minutes, int64(59)), pc.less_equal(seconds, int64(59))),
     )
     reject_rows(where, pc.invert(valid), values, "a valid HHMMSS time")
-    return pc.add(pc.add(pc.multiply(hours, 3600), pc.multiply(minutes, 60)), seconds)
+    return pc.add(pc.add(pc.multiply(hours, int64(3600)), pc.multiply(minutes, int64(60))), seconds)
 
 
 def audit_timestamp(
@@ -182,10 +188,10 @@ def audit_timestamp(
     """
     days = julian_to_date(dates, date_where)
     seconds = tday_to_seconds(times, time_where)
-    day_us = pc.multiply(days.view(pa.int32()).cast(pa.int64()), _US_PER_DAY)
-    stamp = pc.add(day_us, pc.multiply(seconds, 1_000_000))
+    day_us = pc.multiply(days.view(pa.int32()).cast(pa.int64()), int64(_US_PER_DAY))
+    stamp = pc.add(day_us, pc.multiply(seconds, int64(1_000_000)))
     no_date_us = int((NO_AUDIT_DATE - datetime(1970, 1, 1)).total_seconds()) * 1_000_000
-    return pc.fill_null(stamp, no_date_us).view(pa.timestamp("us"))
+    return pc.fill_null(stamp, int64(no_date_us)).view(pa.timestamp("us"))
 
 
 # --------------------------------------------------------------------------- strings and numbers
@@ -218,7 +224,9 @@ def implied_decimal(arr: pa.Array | pa.ChunkedArray, places: int, where: Where, 
     """
     values = to_int64(arr, where)
     limit = 10**precision
-    too_big = pc.or_(pc.greater_equal(values, limit), pc.less_equal(values, -limit)) if precision < 19 else None
+    too_big = (
+        pc.or_(pc.greater_equal(values, int64(limit)), pc.less_equal(values, int64(-limit))) if precision < 19 else None
+    )
     if too_big is not None:
         reject_rows(where, too_big, values, f"a number of at most {precision} digits")
     unscaled = values.cast(pa.decimal128(19, 0)).view(pa.decimal128(19, places))

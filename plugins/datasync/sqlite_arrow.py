@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from datasync.identifiers import validate_identifier
+from datasync.scalars import single
 
 __all__ = ["FastPathUnavailable", "adbc_available", "read_sqlite_arrow"]
 
@@ -123,7 +124,7 @@ def read_sqlite_arrow(
         validate_identifier(name, "parameter")
     wrapped = wrap_query(sql, names, schema)
     used = set(_PARAM.findall(wrapped))
-    bound = {f":{k}": [v] for k, v in params.items() if k in used}  # the driver rejects unused values
+    bound = {f":{k}": v for k, v in params.items() if k in used}  # the driver rejects unused values
     handles: list[Any] = []
     try:
         try:
@@ -137,7 +138,8 @@ def read_sqlite_arrow(
             stmt.set_sql_query(wrapped)
             if bound:
                 stmt.set_options(**{adbc.StatementOptions.BIND_BY_NAME.value: "true"})
-                stmt.bind(pa.record_batch(bound))
+                names_, values = zip(*bound.items())
+                stmt.bind(pa.RecordBatch.from_arrays([single(v) for v in values], names=list(names_)))
             stream, _ = stmt.execute_query()
             reader = pa.RecordBatchReader._import_from_c(stream.address)
             handles.append(reader)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datasync import scalars
 from datasync.errors import PermanentSyncError, SourceDataError
 from datasync.schema import TableSchema
 
@@ -47,7 +48,7 @@ def check_batch(schema: TableSchema, batch: pa.RecordBatch) -> None:
     for key in (*schema.primary_key, schema.last_update_column):
         col = batch.column(key)
         if col.null_count:
-            row = pc.index(pc.is_null(col), True).as_py()
+            row = pc.index(pc.is_null(col), scalars.boolean(True)).as_py()
             raise SourceDataError(
                 f"table {schema.name}, column {key}: NULL in a key column at batch row {row} "
                 f"({describe_key(schema, batch, row)})"
@@ -57,9 +58,9 @@ def check_batch(schema: TableSchema, batch: pa.RecordBatch) -> None:
             _check_utf8(schema, batch, column.name)
         if column.kind == "string" and column.length:
             lengths = pc.utf8_length(batch.column(column.name))
-            too_long = pc.greater(lengths, column.length)
+            too_long = pc.greater(lengths, scalars.int64(column.length).cast(lengths.type))
             if pc.any(too_long).as_py():
-                row = pc.index(too_long, True).as_py()
+                row = pc.index(too_long, scalars.boolean(True)).as_py()
                 raise SourceDataError(
                     f"table {schema.name}, column {column.name}: value of {lengths[row].as_py()} characters is "
                     f"longer than the column's {column.length} ({describe_key(schema, batch, row)})"

@@ -9,14 +9,14 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasync import jde
+from datasync import jde, scalars
 from datasync.errors import ConfigError, SourceDataError
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.jde import source_local
 from datasync.fetchers.registry import register
 from datasync.schema import LAST_UPDATE_COLUMN, Column, TableSchema
 
-_NO_MODIFIED = pa.scalar(jde.NO_AUDIT_DATE, pa.timestamp("us"))
+_NO_MODIFIED = scalars.timestamp_us(jde.NO_AUDIT_DATE)  # pa.scalar(datetime) would import pandas
 
 
 @register
@@ -121,7 +121,7 @@ class CmsMisDataFetcher(Fetcher):
             batch = self.convert(raw, schema)
             if minimum_dt is not None:
                 batch = batch.filter(
-                    pc.greater_equal(batch.column(LAST_UPDATE_COLUMN), pa.scalar(minimum_dt, pa.timestamp("us")))
+                    pc.greater_equal(batch.column(LAST_UPDATE_COLUMN), scalars.timestamp_us(minimum_dt))
                 )
             if batch.num_rows:
                 yield batch

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasync import jde
+from datasync import jde, scalars
 from datasync.errors import ConfigError, SourceDataError
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import register
@@ -220,7 +220,7 @@ class JdeFetcher(Fetcher):
                 arr = jde.implied_decimal(src, col.scale, where, col.precision)
             if c.alias in self.key and arr.null_count:
                 if pa.types.is_string(arr.type):
-                    arr = pc.fill_null(arr, "")
+                    arr = pc.fill_null(arr, scalars.string(""))
                 else:
                     jde.reject_rows(where, pc.is_null(arr), arr, "a key value (it is NULL)")
             arrays.append(arr)
@@ -241,9 +241,9 @@ class JdeFetcher(Fetcher):
         """Exact filters in Arrow: LastUpdateDT >= minimum_dt and required non-blank columns."""
         mask = None
         if minimum_dt is not None:
-            mask = pc.greater_equal(batch.column(LAST_UPDATE_COLUMN), pa.scalar(minimum_dt, pa.timestamp("us")))
+            mask = pc.greater_equal(batch.column(LAST_UPDATE_COLUMN), scalars.timestamp_us(minimum_dt))
         for alias in self.required_nonblank:
-            nonblank = pc.fill_null(pc.not_equal(batch.column(alias), ""), False)
+            nonblank = pc.fill_null(pc.not_equal(batch.column(alias), scalars.string("")), scalars.boolean(False))
             mask = nonblank if mask is None else pc.and_(mask, nonblank)
         return batch if mask is None else batch.filter(mask)
 
