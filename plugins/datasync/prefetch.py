@@ -10,7 +10,8 @@ process. Memory grows by at most ``depth`` batches.
 The generator owns its thread: closing it (or an exception in the consumer,
 such as SyncCancelled from a signal handler) stops the worker, and the worker
 closes the source stream in its own thread before the caller closes the
-reader. Errors of the source side are raised in the consumer, unchanged.
+reader; a worker stuck in a slow read is waited for a few seconds only, so a
+cancellation is never held up by the source. Errors of the source side are raised in the consumer, unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ T = TypeVar("T")
 
 _DONE = object()
 _POLL_S = 0.05
+_JOIN_S = 5.0
 
 
 class _Failed:
@@ -73,4 +75,6 @@ def prefetched(items: Iterator[T], depth: int = 1, name: str = "datasync-fetch")
             yield item  # type: ignore[misc]
     finally:
         stop.set()
-        worker.join()
+        # A worker blocked in a slow source read must not hold up a cancellation: wait a
+        # little, then leave the (daemon) thread; closing the reader ends its read.
+        worker.join(timeout=_JOIN_S)
