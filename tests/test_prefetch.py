@@ -59,3 +59,23 @@ def test_a_consumer_error_stops_the_worker() -> None:
     assert closed == ["datasync-fetch"]
     assert len(produced) < 10
     assert not any(t.name == "datasync-fetch" for t in threading.enumerate())
+
+
+def test_a_stuck_source_does_not_hold_up_the_consumer() -> None:
+    import time
+
+    from datasync import prefetch
+
+    release = threading.Event()
+
+    def stuck() -> Iterator[int]:
+        yield 1
+        release.wait(30)  # a source call that does not return
+        yield 2
+
+    stream = prefetched(stuck())
+    assert next(stream) == 1
+    started = time.monotonic()
+    stream.close()  # e.g. SyncCancelled raised in the consumer
+    assert time.monotonic() - started < prefetch._JOIN_S + 1
+    release.set()
