@@ -433,12 +433,44 @@ class Bench:
         result["check"] = compare("floor", expected, actual_lot_usage_pg(self.pg, TABLE))
         return result
 
+    def floor_raw(self) -> dict[str, Any]:
+        """The peers' floor: the raw F4111 table (every row, no conversions) through sqlite3 | psql \\copy."""
+        schema, table = "floor_raw", "f4111"
+        with sqlite3.connect(f"file:{self.source}?mode=ro", uri=True) as conn:
+            declared = conn.execute('SELECT name, type FROM pragma_table_info(\'F4111\')').fetchall()
+        pg_type = {"NUMERIC": "numeric", "FLOAT": "double precision", "": "double precision"}
+        columns = ", ".join(f'"{n}" {pg_type.get(t, "text")}' for n, t in declared)
+        self.pg.execute(f'CREATE SCHEMA IF NOT EXISTS {schema}; DROP TABLE IF EXISTS {schema}.{table}; '
+                        f'CREATE TABLE {schema}.{table} ({columns})')  # fmt: skip
+        psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.pg.host, "-p", str(self.pg.port)]
+        psql += ["-U", self.pg.user, "-d", self.pg.database, "-c", "BEGIN", "-c", f"TRUNCATE {schema}.{table}"]
+        psql += ["-c", f"\\copy {schema}.{table} FROM STDIN WITH (FORMAT csv, NULL '\\N')", "-c", "COMMIT"]
+        sqlite = ["sqlite3", "-batch", "-csv", "-nullvalue", "\\N", f"file:{self.source}?mode=ro", 'SELECT * FROM "F4111"']
+        with tempfile.TemporaryFile("w+") as err:
+            started = time.perf_counter()
+            reader = subprocess.Popen(sqlite, stdout=subprocess.PIPE, stderr=err)
+            writer = subprocess.Popen(psql, stdin=reader.stdout, stderr=err, env=self.env)
+            assert reader.stdout is not None
+            reader.stdout.close()
+            code_r, rss_r = wait_rusage(reader)
+            code_w, rss_w = wait_rusage(writer)
+            wall = time.perf_counter() - started
+            err.seek(0)
+            if code_r or code_w:
+                raise RuntimeError(f"raw floor failed (sqlite3 {code_r}, psql {code_w}): {err.read()[-3000:]}")
+        expected = expected_raw(self.source)
+        result = {"seconds": wall, "rows": int(expected[0].split(".")[0]), "peak_rss_mb": max(rss_r, rss_w)}
+        result["check"] = compare("raw floor", expected, actual_raw_pg(self.pg, schema, table))
+        return result
+
     # ------------------------------------------------------------------ phases
 
     def steps(self, mode: str) -> list[tuple[str, Any]]:
         steps: list[tuple[str, Any]] = []
         if mode == "mass" and "floor" in self.tools:
             steps.append(("floor", self.floor))
+        if mode == "mass" and "floor_raw" in self.tools:
+            steps.append(("floor_raw", self.floor_raw))
         for target in ("pg", "sqlite", "odbc", "rows"):
             if f"datasync_{target}" in self.tools:
                 steps.append((f"datasync_{target}", lambda m=mode, t=target: self.datasync(t, m)))
@@ -642,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1_000_000, help="datasync BatchSize")
     parser.add_argument(
         "--tools",
-        default="floor,datasync_pg,datasync_sqlite,datasync_odbc,dlt,sling",
+        default="floor,floor_raw,datasync_pg,datasync_sqlite,datasync_odbc,dlt,sling",
         help="comma-separated; also datasync_rows (the row-by-row SQLite reader)",
     )
     parser.add_argument("--no-scale", dest="scale", action="store_false", help="skip the 4x-rows RSS run")
@@ -694,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         "mass_ratio_vs_sling": ratio(mass.get("sling"), ds_mass),
         "incremental_ratio_vs_sling": ratio(inc.get("sling"), ds_inc),
         "mass_time_over_floor": ratio(ds_mass, mass.get("floor")),
+        "mass_time_over_raw_floor": ratio(ds_mass, mass.get("floor_raw")),
         "peak_rss_mb": peak,
         "rss_growth_1m_to_4m": round(scale["peak_rss_mb"] / ds_mass["peak_rss_mb"] - 1, 3) if scale and ds_mass else None,
         "dag_import_s_200_tables": round(dags["seconds"], 3) if dags else None,
@@ -714,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
             "The floor is the sqlite3 CLI running the same conversions in SQL, piped as CSV into psql \\copy, "
             "with the same database work as datasync's mass (TRUNCATE, drop and rebuild the secondary "
             "indexes, ANALYZE, one transaction).",
+            "floor_raw copies the raw F4111 table (every row, all columns, no conversions, no indexes) the same "
+            "way: the floor of what dlt and Sling do; mass_time_over_raw_floor compares datasync with it.",
             "Python tools are timed in-process around the sync call (imports excluded); Sling and the floor as "
             "whole processes. Peak RSS is the tool process's (the floor: the larger of sqlite3 and psql).",
         ],
