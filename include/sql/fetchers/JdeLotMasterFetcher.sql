@@ -1,11 +1,5 @@
-{# F4108 Lot Master. columns: physical names; audit_date: the Julian audit date column.
-   Incremental runs push the filter down on the Julian date (index friendly);
-   the fetcher then applies it exactly on LastUpdateDT. #}
+{# F4108 Lot Master: every column of the fetcher, filtered on the audit date when incremental. #}
+{% import "fetchers/_jde.sql" as jde %}
 {% macro select(schema, table, columns, audit_date, incremental) %}
-SELECT {% for c in columns %}{{ c | q }}{{ ", " if not loop.last }}{% endfor %}
-
-FROM {% if schema %}{{ schema | q }}.{% endif %}{{ table | q }}
-{% if incremental %}
-WHERE {{ audit_date | q }} >= {{ p('min_julian') }}
-{% endif %}
+{{ jde.select(schema, table, columns, audit_date, incremental) }}
 {% endmacro %}
