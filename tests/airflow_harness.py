@@ -32,6 +32,7 @@ import yaml
 
 from datasync.fetchers.jde import JdeItemFetcher
 from datasync.fetchers.registry import register
+from seed_config import table_entry
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
@@ -61,17 +62,7 @@ class DelayedJdeItemFetcher(JdeItemFetcher):
 
 def entry(name: str, fetcher: str = "JdeItemFetcher", source: str = "JDE", **overrides: Any) -> dict[str, Any]:
     """One DataSources entry (seed's PascalCase shape) with all three schedules enabled."""
-    out: dict[str, Any] = {
-        "TableName": name,
-        "SourceSystem": source,
-        "FetcherTypeName": fetcher,
-        "IsEnabled": True,
-        "MassConfig": {"Enabled": True, "IntervalMinutes": 10080, "PrepurgeData": True, "ReIndexData": True},
-        "DailyConfig": {"Enabled": True, "IntervalMinutes": 1440},
-        "HourlyConfig": {"Enabled": True, "IntervalMinutes": 60},
-    }
-    out.update(overrides)
-    return out
+    return table_entry(name, fetcher, source, **overrides)
 
 
 def write_config(path: Path, entries: list[dict[str, Any]], **settings: Any) -> Path:

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from seed_config import table_entry  # noqa: F401 - re-exported for the test modules
 
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def table_entry(name: str, fetcher: str, **overrides: Any) -> dict[str, Any]:
-    """A DataSources entry in the seed's PascalCase shape."""
-    entry: dict[str, Any] = {
-        "TableName": name,
-        "SourceSystem": "JDE",
-        "FetcherTypeName": fetcher,
-        "IsEnabled": True,
-        "MassConfig": {"Enabled": True, "IntervalMinutes": 10080, "PrepurgeData": True, "ReIndexData": True},
-        "DailyConfig": {"Enabled": True, "IntervalMinutes": 1440},
-        "HourlyConfig": {"Enabled": True, "IntervalMinutes": 60},
-    }
-    entry.update(overrides)
-    return entry
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,7 @@ from datasync.schema import TableSchema
 from datasync.sync import SyncRequest, SyncResult, run_sync
 from datasync.targets.base import Target
 from memory_fetcher import MemoryFetcher, NullReader
+from seed_config import table_entry as seed_table_entry
 
 TARGET_CONN_ID = "datasync_target"
 WAIT_S = 120  # upper bound for "this must happen": a hang fails the test instead of blocking the run
@@ -35,18 +36,8 @@ WAIT_S = 120  # upper bound for "this must happen": a hang fails the test instea
 
 
 def table_entry(name: str, fetcher: str = "MemoryFetcher", **overrides: Any) -> dict[str, Any]:
-    """A DataSources entry in the seed's PascalCase shape."""
-    entry: dict[str, Any] = {
-        "TableName": name,
-        "SourceSystem": "JDE",
-        "FetcherTypeName": fetcher,
-        "IsEnabled": True,
-        "MassConfig": {"Enabled": True, "IntervalMinutes": 10080, "PrepurgeData": True, "ReIndexData": True},
-        "DailyConfig": {"Enabled": True, "IntervalMinutes": 1440},
-        "HourlyConfig": {"Enabled": True, "IntervalMinutes": 60},
-    }
-    entry.update(overrides)
-    return entry
+    """A DataSources entry in the seed's shape; MemoryFetcher unless told."""
+    return seed_table_entry(name, fetcher, **overrides)
 
 
 def make_config(*tables: str | dict, batch_size: int = 4, lock_timeout: float = 60, **extra: Any) -> DataSyncConfig:
