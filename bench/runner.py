@@ -4,9 +4,8 @@
 
 Imports everything the tool needs first, then times only the sync itself
 (``time.perf_counter`` around it) and prints one line ``RESULT {json}``:
-seconds, rows written and the tool's own view of what it did. Peak RSS is
-taken by the parent from this process's rusage, so every tool is measured the
-same way.
+seconds, rows written, the tool's own view of what it did, and this process's
+peak RSS (VmHWM); the parent watches the same figure for every tool it starts.
 """
 
 from __future__ import annotations
@@ -22,6 +21,13 @@ BENCH_TABLE = "LotUsage"
 
 
 def _report(**fields: Any) -> None:
+    """The result line; with this process's peak RSS (VmHWM), read right after the sync."""
+    try:
+        with open("/proc/self/status") as f:
+            hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        fields["own_peak_rss_mb"] = hwm / 1024
+    except (OSError, StopIteration):
+        pass
     print("RESULT " + json.dumps(fields), flush=True)
 
 
