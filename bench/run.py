@@ -6,7 +6,7 @@
 What one run does (docs/benchmark.md has the details and the latest figures):
 
 1. generates the demo JDE source (SQLite) with ``--rows`` F4111 rows;
-2. per repeat, on a fresh copy of that source: the mass syncs (the floor,
+2. per repeat, on a fresh copy of that source: the mass syncs (the floors,
    datasync into PostgreSQL and SQLite, datasync through ODBC, dlt with
    ``replace``, Sling ``full-refresh``), then touches ``--touch-pct`` % of the
    rows (and adds half as many), then the incremental syncs (datasync Daily,
@@ -17,9 +17,9 @@ What one run does (docs/benchmark.md has the details and the latest figures):
 5. the import time of dags/datasync_dags.py with a generated 200-table config.
 
 Each tool runs in its own process; its peak RSS is that process's high-water
-mark, VmHWM (for the floor, the larger of sqlite3 and psql). Python tools are timed in-process
-around the sync call (imports excluded); Sling and the floor as whole
-processes. Medians of the repeats are reported, and the figures are written to
+mark, VmHWM (for the floor, the larger of sqlite3 and psql). Python tools are
+timed in-process around the sync call (imports excluded); Sling and the floor
+as whole processes. Medians of the repeats are reported, and the figures are written to
 bench/results/<timestamp>.json and bench/results/latest.json.
 """
 
