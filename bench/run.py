@@ -436,9 +436,18 @@ class Bench:
         for statement in statements:
             psql += ["-c", statement]
         sqlite = ["sqlite3", "-batch", "-csv", "-nullvalue", "\\N", f"file:{self.source}?mode=ro"]
-        with open(FLOOR_SQL) as sql, tempfile.TemporaryFile("w+") as err:
+        with open(FLOOR_SQL) as sql:
+            wall, rss = self._pipe(sqlite, psql, "floor", stdin=sql)
+        expected = expected_lot_usage(self.source)
+        result = {"seconds": wall, "rows": int(expected["aggregates"][0].split(".")[0]), "peak_rss_mb": rss}
+        result["check"] = compare("floor", expected, actual_lot_usage_pg(self.pg, TABLE))
+        return result
+
+    def _pipe(self, sqlite: list[str], psql: list[str], label: str, stdin: Any = None) -> tuple[float, float]:
+        """Run ``sqlite | psql`` and time it: (wall seconds, peak RSS MB of the larger process)."""
+        with tempfile.TemporaryFile("w+") as err:
             started = time.perf_counter()
-            reader = subprocess.Popen(sqlite, stdin=sql, stdout=subprocess.PIPE, stderr=err)
+            reader = subprocess.Popen(sqlite, stdin=stdin, stdout=subprocess.PIPE, stderr=err)
             writer = subprocess.Popen(psql, stdin=reader.stdout, stderr=err, env=self.env)
             assert reader.stdout is not None
             reader.stdout.close()
@@ -447,11 +456,8 @@ class Bench:
             wall = time.perf_counter() - started
             err.seek(0)
             if code_r or code_w:
-                raise RuntimeError(f"floor failed (sqlite3 {code_r}, psql {code_w}): {err.read()[-3000:]}")
-        expected = expected_lot_usage(self.source)
-        result = {"seconds": wall, "rows": int(expected["aggregates"][0].split(".")[0]), "peak_rss_mb": max(rss_r, rss_w)}
-        result["check"] = compare("floor", expected, actual_lot_usage_pg(self.pg, TABLE))
-        return result
+                raise RuntimeError(f"{label} failed (sqlite3 {code_r}, psql {code_w}): {err.read()[-3000:]}")
+        return wall, max(rss_r, rss_w)
 
     def floor_raw(self) -> dict[str, Any]:
         """The peers' floor: the raw F4111 table (every row, no conversions) through sqlite3 | psql \\copy."""
@@ -466,20 +472,9 @@ class Bench:
         psql += ["-U", self.pg.user, "-d", self.pg.database, "-c", "BEGIN", "-c", f"TRUNCATE {schema}.{table}"]
         psql += ["-c", f"\\copy {schema}.{table} FROM STDIN WITH (FORMAT csv, NULL '\\N')", "-c", "COMMIT"]
         sqlite = ["sqlite3", "-batch", "-csv", "-nullvalue", "\\N", f"file:{self.source}?mode=ro", 'SELECT * FROM "F4111"']
-        with tempfile.TemporaryFile("w+") as err:
-            started = time.perf_counter()
-            reader = subprocess.Popen(sqlite, stdout=subprocess.PIPE, stderr=err)
-            writer = subprocess.Popen(psql, stdin=reader.stdout, stderr=err, env=self.env)
-            assert reader.stdout is not None
-            reader.stdout.close()
-            code_r, rss_r = wait_rusage(reader)
-            code_w, rss_w = wait_rusage(writer)
-            wall = time.perf_counter() - started
-            err.seek(0)
-            if code_r or code_w:
-                raise RuntimeError(f"raw floor failed (sqlite3 {code_r}, psql {code_w}): {err.read()[-3000:]}")
+        wall, rss = self._pipe(sqlite, psql, "raw floor")
         expected = expected_raw(self.source)
-        result = {"seconds": wall, "rows": int(expected[0].split(".")[0]), "peak_rss_mb": max(rss_r, rss_w)}
+        result = {"seconds": wall, "rows": int(expected[0].split(".")[0]), "peak_rss_mb": rss}
         result["check"] = compare("raw floor", expected, actual_raw_pg(self.pg, schema, table))
         return result
 
