@@ -297,7 +297,7 @@ class Bench:
 
     def generate(self) -> None:
         sys.path.insert(0, str(REPO / "plugins"))
-        from datasync import demo
+        from datasync_demo import generator as demo
 
         if self.pristine.exists() and not self.args.regenerate and self._rows_in(self.pristine) == self.args.rows:
             log(f"source: reusing {self.args.rows:,} rows in {self.pristine.name}")
@@ -325,7 +325,7 @@ class Bench:
             code = (
                 "import json, os, sys; sys.path.insert(0, 'bench'); from runner import datasync_config; "
                 "spec = json.loads(sys.argv[1]); os.environ['AIRFLOW_CONN_DATASYNC_TARGET'] = spec['target_conn']; "
-                "from datasync.config import parse_config; from datasync.service import init_db; "
+                "from datasync.config import parse_config; from datasync.engine.service import init_db; "
                 "init_db(parse_config(datasync_config(spec)))"
             )
             subprocess.run([sys.executable, "-c", code, json.dumps(spec)], check=True, env=self.env, cwd=REPO)
@@ -511,14 +511,14 @@ class Bench:
             )
 
     def touch(self) -> dict[str, Any]:
-        from datasync import demo
+        from datasync_demo import generator as demo
 
         now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
         return demo.touch(self.source, self.args.touch_pct, seed=SEED + 1, now=now)
 
     def scale(self) -> dict[str, Any]:
         """datasync mass at ``--scale-factor`` × rows: peak RSS must stay flat."""
-        from datasync import demo
+        from datasync_demo import generator as demo
 
         rows = self.args.rows * self.args.scale_factor
         big = self.work / "source.scale.db"
@@ -573,7 +573,7 @@ class Bench:
             "started = time.perf_counter()\n"
             "runpy.run_path(sys.argv[1], run_name='datasync_dags')\n"
             "done = time.perf_counter()\n"
-            "from datasync.dag_factory import build_dags\n"
+            "from datasync.airflow.dag_factory import build_dags\n"
             "dags = len(build_dags(sys.argv[1]).dags)\n"
             "print('RESULT', done - started, done - cold, dags)\n"
         )

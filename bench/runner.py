@@ -64,12 +64,12 @@ def run_datasync(spec: dict[str, Any]) -> None:
 
     import datasync.fetchers.jde  # noqa: F401
     import datasync.sources
-    import datasync.sources_odbc  # noqa: F401
+    import datasync.sources.odbc  # noqa: F401
     import datasync.targets.postgres  # noqa: F401
     import datasync.targets.sqlite  # noqa: F401
     from datasync.config import parse_config
-    from datasync.service import sync_table
-    from datasync.sync import SyncRequest
+    from datasync.engine.service import sync_table
+    from datasync.engine.sync import SyncRequest
 
     if spec.get("arrow") is False:  # the row-by-row SQLite reader, for comparison
         original = datasync.sources.SqliteSourceReader.__init__

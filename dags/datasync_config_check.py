@@ -4,6 +4,6 @@ The DAGs of the good entries are built by datasync_dags.py and keep running; the
 the config file, the table and the field. Nothing is raised when the config is clean.
 """
 
-from datasync.dag_factory import raise_config_problems
+from datasync.airflow.dag_factory import raise_config_problems
 
 raise_config_problems(__file__)

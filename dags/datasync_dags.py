@@ -5,6 +5,6 @@ datasync__recovery, datasync__purge and datasync__health. Bad config entries are
 and reported by datasync_config_check.py; DATASYNC_STRICT_CONFIG=1 fails this file instead.
 """
 
-from datasync.dag_factory import build_dags
+from datasync.airflow.dag_factory import build_dags
 
 build_dags(__file__)

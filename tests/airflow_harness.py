@@ -231,7 +231,7 @@ bag = DagBag({dags!r})
 results = []
 for step in steps:
     if "touch" in step:
-        from datasync import demo
+        from datasync_demo import generator as demo
         results.append({{"touched": demo.touch(step["touch"], step["pct"])}})
         continue
     dag = bag.dags[step["dag_id"]]

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import register
-from datasync.schema import Column, TableSchema
+from datasync.core.schema import Column, TableSchema
 
 
 class NullReader:

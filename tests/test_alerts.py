@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from airflow_harness import REPO, SmtpSink, body_of, dag_test, entry, migrated_env, write_config
 
-from datasync import alerts, demo
+from datasync.airflow import alerts
+
+from datasync_demo import generator as demo
 from datasync.config import parse_config
 
 DAGS = REPO / "dags"

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from conftest import REPO, table_entry
 from datasync.cli import app
 from datasync.config import config_problems, load_config, parse_config
-from datasync.errors import ConfigError
+from datasync.core.errors import ConfigError
 
 SEED_APPSETTINGS = {
     "Logging": {"LogLevel": {"Default": "Information"}},

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from airflow_harness import REPO, entry, write_config
 
-from datasync.dag_factory import (
+from datasync.airflow.dag_factory import (
     HEALTH_DAG_ID,
     PURGE_DAG_ID,
     RECOVERY_DAG_ID,
@@ -18,7 +18,7 @@ from datasync.dag_factory import (
     resolve_config_path,
     sync_dag_id,
 )
-from datasync.errors import ConfigError
+from datasync.core.errors import ConfigError
 
 DAGS = REPO / "dags"
 MAIN_FILE = "datasync_dags.py"
@@ -289,7 +289,7 @@ def test_parsing_opens_no_connection_and_imports_no_driver(tmp_path: Path) -> No
 def _e2e_env(tmp_path: Path, entries: list) -> tuple[dict, Path, Path]:
     from airflow_harness import migrated_env
 
-    from datasync import demo
+    from datasync_demo import generator as demo
 
     source = tmp_path / "jde.db"
     demo.write_demo_source(source, 3000)
@@ -396,9 +396,9 @@ def test_init_airflow_sets_the_pool_and_names_missing_connections(tmp_path: Path
     base = migrated_env(tmp_path / "home", DAGS, DATASYNC_CONFIG=str(cfg), AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{tmp_path / 'c.db'}")
     code = """
 import json
-from datasync.airflow_setup import init_airflow
+from datasync.airflow.setup import init_airflow
 from datasync.config import load_config
-from datasync.errors import ConfigError
+from datasync.core.errors import ConfigError
 from airflow.models.pool import Pool
 cfg = load_config()
 try:

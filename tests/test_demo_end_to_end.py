@@ -10,10 +10,10 @@ from rich.console import Console
 
 from conftest import REPO
 from datasync.config import load_config
-from datasync.demo_run import run_demo
-from datasync.ledger import Ledger
+from datasync_demo.run import run_demo
+from datasync.engine.ledger import Ledger
 from datasync.sources import open_source
-from datasync.sync import build_fetcher
+from datasync.engine.sync import build_fetcher
 from datasync.targets.sqlite import SqliteTarget, to_sqlite_rows
 
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from conftest import table_entry
 
-from datasync import demo
+from datasync_demo import generator as demo
 from datasync.config import parse_config
 from datasync.fetchers.registry import fetcher_class
-from datasync.jde import date_to_julian
+from datasync.fetchers.jde.rules import date_to_julian
 from datasync.sources import SqliteSourceReader
 
 ROWS = 2_000

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pytest
 from conftest import table_entry
 
-from datasync import demo
+from datasync_demo import generator as demo
 from datasync.config import parse_config
-from datasync.errors import ConfigError, SchemaDriftError, SourceDataError, UnknownFetcher
+from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError, UnknownFetcher
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import fetcher_class, known_fetchers
 from datasync.sources import SqliteSourceReader

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import table_entry
-from datasync import service
+from datasync.engine import service
 from datasync.config import parse_config
-from datasync.ledger import Ledger
+from datasync.engine.ledger import Ledger
 from datasync.targets.sqlite import SqliteTarget
 
 NOW = datetime.now(timezone.utc)

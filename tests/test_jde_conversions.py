@@ -8,8 +8,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from datasync import jde
-from datasync.errors import SourceDataError
+from datasync.fetchers.jde import rules as jde
+from datasync.core.errors import SourceDataError
 
 WHERE = jde.Where("F4801", "WATRDJ", "WorkOrder_Curr.TRDJ", lambda i: f"DOCO={1000 + i}")
 TIME_WHERE = jde.Where("F4801", "WATDAY", "WorkOrder_Curr.LastUpdateDT", lambda i: f"DOCO={1000 + i}")

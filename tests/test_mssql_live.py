@@ -28,13 +28,13 @@ import pyarrow as pa
 import pytest
 
 from datasync.config import parse_config
-from datasync.connections import open_target
-from datasync.errors import TableLockTimeout
+from datasync.airflow.connections import open_target
+from datasync.core.errors import TableLockTimeout
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import register
-from datasync.ledger import Ledger
-from datasync.schema import Column, TableSchema
-from datasync.sync import SyncRequest, run_sync
+from datasync.engine.ledger import Ledger
+from datasync.core.schema import Column, TableSchema
+from datasync.engine.sync import SyncRequest, run_sync
 from datasync.targets.mssql import MssqlTarget
 from conftest import table_entry
 from memory_fetcher import MemoryFetcher, NullReader

@@ -1,4 +1,4 @@
-"""A sync and a DAG parse never import pandas (about 0.5 s and 50 MB per process; see datasync.scalars)."""
+"""A sync and a DAG parse never import pandas (about 0.5 s and 50 MB per process; see datasync.core.scalars)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from conftest import REPO
 
 SYNC = """
 import json, sys
-from datasync import demo
+from datasync_demo import generator as demo
 from datasync.config import parse_config
-from datasync.service import sync_table
-from datasync.sync import SyncRequest
+from datasync.engine.service import sync_table
+from datasync.engine.sync import SyncRequest
 
 source = sys.argv[1]
 demo.write_demo_source(source, 3000, seed=5)
@@ -24,7 +24,7 @@ for table in ("LotUsage", "Orders", "Mis"):
     for sync_type in ("Mass", "Daily"):
         sync_table(cfg, SyncRequest(table, sync_type, minimum_dt=None))
         seen[f"{table} {sync_type}"] = "pandas" in sys.modules
-from datasync.dag_factory import build_dags
+from datasync.airflow.dag_factory import build_dags
 build_dags(config_path=sys.argv[3])
 seen["DAG parse"] = "pandas" in sys.modules
 print(json.dumps(seen))

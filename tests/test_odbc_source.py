@@ -23,16 +23,16 @@ import pyarrow as pa
 import pytest
 from conftest import table_entry
 
-from datasync import demo
+from datasync_demo import generator as demo
 from datasync.config import parse_config
-from datasync.errors import ConfigError, SchemaDriftError, SourceDataError
+from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import fetcher_class
 from datasync.sources import SqliteSourceReader
 
 arrow_odbc = pytest.importorskip("arrow_odbc")
 
-from datasync.sources_odbc import OdbcSourceReader, conform, positional  # noqa: E402
+from datasync.sources.odbc import OdbcSourceReader, conform, positional  # noqa: E402
 
 PG_DRIVER = "PostgreSQL Unicode"
 SQLITE_DRIVER = "SQLite3"
@@ -180,9 +180,9 @@ def test_open_source_picks_the_odbc_reader_and_a_sync_runs_through_it(
     pg_copy: dict[str, Any], demo_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     need_driver(PG_DRIVER)
-    from datasync.service import sync_table
+    from datasync.engine.service import sync_table
     from datasync.sources import open_source
-    from datasync.sync import SyncRequest
+    from datasync.engine.sync import SyncRequest
 
     conn = {
         "conn_type": "odbc",
@@ -220,7 +220,7 @@ def test_open_source_picks_the_odbc_reader_and_a_sync_runs_through_it(
 
 
 def test_a_connection_without_driver_or_dsn_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from datasync.sources_odbc import connection_string
+    from datasync.sources.odbc import connection_string
 
     from airflow.sdk import Connection
 
@@ -233,7 +233,7 @@ def test_a_connection_without_driver_or_dsn_is_a_config_error(monkeypatch: pytes
 
 
 def test_credentials_are_passed_apart_from_the_connection_string() -> None:
-    from datasync.sources_odbc import connection_string
+    from datasync.sources.odbc import connection_string
 
     from airflow.sdk import Connection
 
@@ -266,7 +266,7 @@ def test_fraction_in_an_integer_column_names_the_row() -> None:
 
 
 def test_column_names_match_case_insensitively_and_missing_ones_are_drift() -> None:
-    from datasync.sources_odbc import _target_names
+    from datasync.sources.odbc import _target_names
 
     schema = pa.schema([("WADOCO", pa.int64())])
     assert _target_names(["wadoco", "watday"], schema) == ["WADOCO", "watday"]

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from airflow_harness import TESTS, entry, wait_for
 
-from datasync import demo
+from datasync_demo import generator as demo
 from datasync.config import parse_config
-from datasync.errors import TransientSyncError
-from datasync.ledger import Ledger
-from datasync.operators import (
+from datasync.core.errors import TransientSyncError
+from datasync.engine.ledger import Ledger
+from datasync.airflow.operators import (
     DataSyncOperator,
     MssqlMergeOperator,
     PriorityGateOperator,
@@ -255,7 +255,7 @@ sys.path.insert(0, {tests!r})
 import airflow_harness  # registers DelayedJdeItemFetcher
 from types import SimpleNamespace
 from datasync.config import parse_config
-from datasync.operators import DataSyncOperator
+from datasync.airflow.operators import DataSyncOperator
 cfg = parse_config(json.loads({cfg!r}))
 op = DataSyncOperator(task_id="sync", config=cfg, table="Items", sync_type="Mass")
 signal.signal(signal.SIGTERM, lambda *a: op.on_kill())  # what Airflow's task runner does

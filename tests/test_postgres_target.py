@@ -17,9 +17,9 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from datasync.connections import open_target
-from datasync.errors import TableLockTimeout
-from datasync.schema import Column, TableSchema
+from datasync.airflow.connections import open_target
+from datasync.core.errors import TableLockTimeout
+from datasync.core.schema import Column, TableSchema
 from datasync.targets.postgres import PostgresTarget, advisory_key, short_name
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -7,10 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from conftest import table_entry
-from datasync import service
+from datasync.engine import service
 from datasync.config import config_problems, parse_config
 from datasync.postprocessors import PostProcessor, register_post_processor
-from datasync.sync import SyncRequest
+from datasync.engine.sync import SyncRequest
 from datasync.targets.sqlite import SqliteTarget
 from memory_fetcher import MemoryFetcher
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from datasync.prefetch import prefetched
+from datasync.engine.prefetch import prefetched
 
 
 def counting(n: int, produced: list[int], closed: list[str]) -> Iterator[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datasync.errors import UnknownFetcher
+from datasync.core.errors import UnknownFetcher
 from datasync.fetchers.jde import JdeItemFetcher
 from datasync.fetchers.registry import fetcher_class, known_fetchers, register
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from conftest import table_entry
 from datasync.config import parse_config
-from datasync.schedule import due_syncs, is_due, minimum_dt, priority_gate, to_source_time
+from datasync.engine.schedule import due_syncs, is_due, minimum_dt, priority_gate, to_source_time
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=timezone.utc)
 

@@ -163,8 +163,8 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
 INIT_AIRFLOW = """
 import json
 import airflow_harness  # registers the test's fetcher, which the config names
-from datasync import service
-from datasync.airflow_setup import init_airflow
+from datasync.engine import service
+from datasync.airflow.setup import init_airflow
 from datasync.config import load_config
 cfg = load_config()
 service.init_db(cfg)  # what the docs say to run first (datasync init-db)
@@ -174,7 +174,7 @@ print("RESULT:" + json.dumps([init_airflow(cfg), init_airflow(cfg)]))
 
 @pytest.fixture(scope="module")
 def deployment(metadata_db: str, target_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    from datasync import demo
+    from datasync_demo import generator as demo
 
     work = tmp_path_factory.mktemp("scheduler")
     source = work / "jde.db"

@@ -10,12 +10,12 @@ import pyarrow as pa
 import pytest
 from conftest import table_entry
 
-from datasync import demo
+from datasync_demo import generator as demo
 from datasync.config import parse_config
-from datasync.errors import SourceDataError
+from datasync.core.errors import SourceDataError
 from datasync.fetchers.registry import fetcher_class
 from datasync.sources import SqliteSourceReader
-from datasync.sqlite_arrow import wrap_query
+from datasync.sources.sqlite_arrow import wrap_query
 
 pytest.importorskip("adbc_driver_sqlite")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from datasync.config import parse_config
-from datasync.ledger import Ledger
-from datasync.sync import SyncRequest, run_sync
+from datasync.engine.ledger import Ledger
+from datasync.engine.sync import SyncRequest, run_sync
 from datasync.targets.sqlite import SqliteTarget
 from memory_fetcher import MemoryFetcher, NullReader
 from conftest import table_entry

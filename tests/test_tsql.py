@@ -44,7 +44,7 @@ from sqlfluff.core import Linter
 from sqlglot import exp
 
 from datasync.config import load_config, parse_config
-from datasync.errors import (
+from datasync.core.errors import (
     ConfigError,
     DataSyncError,
     PermanentSyncError,
@@ -54,9 +54,9 @@ from datasync.errors import (
 )
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import fetcher_class, register
-from datasync.ledger import Ledger
-from datasync.schema import Column, TableSchema
-from datasync.sync import SyncRequest, run_sync
+from datasync.engine.ledger import Ledger
+from datasync.core.schema import Column, TableSchema
+from datasync.engine.sync import SyncRequest, run_sync
 from datasync.targets.mssql import (
     MAX_TEMP_NAME_LENGTH,
     MssqlTarget,
@@ -855,7 +855,7 @@ def test_connection_defaults_keep_the_users_extras():
 
 def test_open_target_goes_through_the_hook_to_pymssql(monkeypatch):
     """open_target(conn_id) → MsSqlHook.get_conn → pymssql.connect with the connection's fields."""
-    from datasync.connections import open_target
+    from datasync.airflow.connections import open_target
 
     calls: list[dict[str, Any]] = []
 

@@ -11,11 +11,11 @@ from abc import ABC, abstractmethod
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, ClassVar
 
-from datasync.errors import ConfigError
+from datasync.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from datasync.config import DataSourceConfig
-    from datasync.sync import SyncResult
+    from datasync.engine.sync import SyncResult
     from datasync.targets.base import Target
 
 _REGISTRY: dict[str, type[PostProcessor]] = {}

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from datasync.config import DataSyncConfig, parse_config
-from datasync.connections import open_target
-from datasync.ledger import Ledger, LedgerRow
-from datasync.schema import TableSchema
-from datasync.sync import SyncRequest, SyncResult, run_sync
+from datasync.airflow.connections import open_target
+from datasync.engine.ledger import Ledger, LedgerRow
+from datasync.core.schema import TableSchema
+from datasync.engine.sync import SyncRequest, SyncResult, run_sync
 from datasync.targets.base import Target
 from memory_fetcher import MemoryFetcher, NullReader
 from seed_config import table_entry as seed_table_entry
@@ -208,7 +208,7 @@ def _child_main(config: DataSyncConfig, request: SyncRequest, point: str | None,
         os.environ["DATASYNC_FAULT_AT"] = point
         os.environ["DATASYNC_FAULT_FILE"] = marker
     if sigterm:
-        from datasync.cli import _on_sigterm
+        from datasync.cli.app import _on_sigterm
 
         signal.signal(signal.SIGTERM, _on_sigterm)
     target = open_target(TARGET_CONN_ID, config.bulk_copy_batch_size)

@@ -15,7 +15,7 @@ import pytest
 
 from battery.battery_lib import contents, initial_rows, ledger_rows, make_config, memory_schema, row, sync, table_entry
 from datasync.config import DataSyncConfig, load_config, parse_config, read_section
-from datasync.errors import (
+from datasync.core.errors import (
     ConfigError,
     PermanentSyncError,
     SourceDataError,
@@ -23,9 +23,9 @@ from datasync.errors import (
     UnsafeIdentifier,
 )
 from datasync.fetchers.registry import register
-from datasync.ledger import Ledger
-from datasync.schema import Column, TableSchema
-from datasync.sync import SyncRequest, run_sync
+from datasync.engine.ledger import Ledger
+from datasync.core.schema import Column, TableSchema
+from datasync.engine.sync import SyncRequest, run_sync
 from memory_fetcher import MemoryFetcher, NullReader
 
 TABLE = "Items"

@@ -26,9 +26,9 @@ from battery.battery_lib import (
     sync,
     wait_for,
 )
-from datasync import service
-from datasync.errors import TableLockTimeout
-from datasync.sync import SyncRequest
+from datasync.engine import service
+from datasync.core.errors import TableLockTimeout
+from datasync.engine.sync import SyncRequest
 from memory_fetcher import MemoryFetcher
 
 TABLE = "Items"

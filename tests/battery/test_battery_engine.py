@@ -21,7 +21,7 @@ from battery.battery_lib import (
     row,
     sync,
 )
-from datasync.ledger import Ledger
+from datasync.engine.ledger import Ledger
 from memory_fetcher import MemoryFetcher
 
 TABLE = "Items"

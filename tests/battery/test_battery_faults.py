@@ -3,7 +3,7 @@ fault point of a Mass with PrepurgeData and of a Daily. A reader meanwhile never
 partial table; the next run converges to the source and closes the orphaned ledger row.
 
 Each sync runs in a forked process (it inherits the in-memory source) that pauses at a named
-point of datasync.faults; the test then reads the target from another connection and kills it.
+point of datasync.core.faults; the test then reads the target from another connection and kills it.
 The CLI process itself is cancelled and killed in test_battery_jde.py.
 """
 
@@ -30,8 +30,8 @@ from battery.battery_lib import (
     sync,
     wait_for,
 )
-from datasync.faults import POINTS
-from datasync.sync import SyncRequest
+from datasync.core.faults import POINTS
+from datasync.engine.sync import SyncRequest
 from memory_fetcher import MemoryFetcher
 
 TABLE = "Items"
@@ -107,7 +107,7 @@ def test_sigterm_marks_the_run_cancelled(backend, target, tmp_path, sync_type, p
 
 def test_recovery_closes_an_orphan_only_once_its_lock_is_free(backend, target, tmp_path):
     """The recovery job leaves a running sync's row alone and closes it once the process is dead."""
-    from datasync import service
+    from datasync.engine import service
 
     cfg, schema, _ = prepare(target)
     request = SyncRequest(TABLE, "Daily")
@@ -124,7 +124,7 @@ def test_recovery_closes_an_orphan_only_once_its_lock_is_free(backend, target, t
 
 
 def _lock_free(target) -> bool:
-    from datasync.errors import TableLockTimeout
+    from datasync.core.errors import TableLockTimeout
 
     try:
         with target.try_table_lock(TABLE):

@@ -26,11 +26,11 @@ from battery.battery_lib import (
     table_entry,
     wait_for,
 )
-from datasync import demo
+from datasync_demo import generator as demo
 from datasync.config import DataSyncConfig, parse_config
-from datasync.errors import SchemaDriftError, SourceDataError
+from datasync.core.errors import SchemaDriftError, SourceDataError
 from datasync.sources import open_source
-from datasync.sync import SyncRequest, SyncResult, build_fetcher, run_sync
+from datasync.engine.sync import SyncRequest, SyncResult, build_fetcher, run_sync
 
 DEMO_ROWS = 300
 TABLES = [

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pyarrow as pa
 
-from datasync.schema import TableSchema
+from datasync.core.schema import TableSchema
 
 if TYPE_CHECKING:
     from datasync.config import DataSourceConfig, SourceSystemConfig
@@ -69,14 +69,14 @@ class Fetcher(ABC):
 
     def require_reader(self) -> SourceReader:
         if self.reader is None:
-            from datasync.errors import ConfigError
+            from datasync.core.errors import ConfigError
 
             raise ConfigError([f"{self.type_name} for table {self.table.table_name} has no source reader"])
         return self.reader
 
     def render_select(self, **params: Any) -> str:
         """Macro ``select`` of include/sql/fetchers/<type_name>.sql, with the reader's quoting and placeholders."""
-        from datasync.sqltemplates import SqlTemplates
+        from datasync.core.sqltemplates import SqlTemplates
 
         reader = self.require_reader()
         templates = SqlTemplates("fetchers", reader.quote, reader.placeholder)

@@ -9,12 +9,14 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasync import jde, scalars
-from datasync.errors import ConfigError, SourceDataError
+from datasync.fetchers.jde import rules as jde
+
+from datasync.core import scalars
+from datasync.core.errors import ConfigError, SourceDataError
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.jde import source_local
 from datasync.fetchers.registry import register
-from datasync.schema import LAST_UPDATE_COLUMN, Column, TableSchema
+from datasync.core.schema import LAST_UPDATE_COLUMN, Column, TableSchema
 
 _NO_MODIFIED = scalars.timestamp_us(jde.NO_AUDIT_DATE)  # pa.scalar(datetime) would import pandas
 

@@ -12,7 +12,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from datasync.errors import UnknownFetcher
+from datasync.core.errors import UnknownFetcher
 
 if TYPE_CHECKING:
     from datasync.fetchers.base import Fetcher

@@ -1,6 +1,6 @@
 """The target dialect interface: everything the sync operation needs from a database.
 
-The sync algorithm (datasync.sync) is written once against this class; each
+The sync algorithm (datasync.engine.sync) is written once against this class; each
 dialect module (sqlite, postgres, mssql) overrides the small hooks that differ:
 quoting, placeholders, bulk loading, locks, and its SQL templates in
 include/sql/<dialect>/. A Target wraps one open DB-API connection: parallel
@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from datasync.identifiers import validate_identifier
-from datasync.schema import TableSchema
-from datasync.sqltemplates import SqlTemplates
+from datasync.core.identifiers import validate_identifier
+from datasync.core.schema import TableSchema
+from datasync.core.sqltemplates import SqlTemplates
 
 LEDGER_TABLE = "DataUpdate"
 

@@ -42,9 +42,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasync.errors import DataSyncError, PermanentSyncError, TableLockTimeout, TransientSyncError, UnsafeIdentifier
-from datasync.identifiers import is_plain_identifier, validate_identifier
-from datasync.schema import Column, TableSchema
+from datasync.core.errors import DataSyncError, PermanentSyncError, TableLockTimeout, TransientSyncError, UnsafeIdentifier
+from datasync.core.identifiers import is_plain_identifier, validate_identifier
+from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import LEDGER_TABLE, Target
 
 log = logging.getLogger(__name__)

@@ -36,8 +36,8 @@ import pyarrow.csv as pacsv
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import tuple_row
 
-from datasync.errors import TableLockTimeout
-from datasync.schema import Column, TableSchema
+from datasync.core.errors import TableLockTimeout
+from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import Target
 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "date": "DATE", "datetime": "TIMESTAMP"}

@@ -22,10 +22,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasync.errors import TableLockTimeout
-from datasync.schema import Column, TableSchema
+from datasync.core.errors import TableLockTimeout
+from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import MergeCounts, Target
-from datasync.validation import duplicate_key_error
+from datasync.engine.validation import duplicate_key_error
 
 _TYPES = {"string": "TEXT", "int": "INTEGER", "float": "REAL", "date": "TEXT", "datetime": "TEXT"}
 BUSY_TIMEOUT_MS = 60_000
@@ -79,7 +79,7 @@ class SqliteTarget(Target):
 
     @classmethod
     def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> SqliteTarget:
-        from datasync.connections import sqlite_path
+        from datasync.airflow.connections import sqlite_path
 
         return cls.open(sqlite_path(conn), bulk_copy_batch_size)
 

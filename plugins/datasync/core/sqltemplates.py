@@ -1,4 +1,8 @@
-"""SQL text lives in include/sql/<family>/<name>.sql as Jinja macros, one file per family.
+"""SQL text lives in include/sql/<folder>/<family>.sql as Jinja macros, one file per family.
+
+include/sql is shipped inside the package as ``datasync/sql`` (a link in the
+checkout, a copy in the wheel) and read with importlib.resources, so an
+installed package finds its SQL wherever it lives.
 
 Templates receive identifiers only through the ``q`` filter (the dialect's quoting
 of an already validated name) and values only through ``p('name')`` (the
@@ -8,6 +12,7 @@ driver's named placeholder), so nothing from data ever becomes SQL text.
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,11 +20,11 @@ import jinja2
 
 
 def sql_root() -> Path:
-    """include/sql of this checkout (or $DATASYNC_SQL_DIR for unusual layouts)."""
+    """The package's SQL folder (or $DATASYNC_SQL_DIR, to try templates without reinstalling)."""
     env = os.environ.get("DATASYNC_SQL_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "include" / "sql"
+    return Path(str(files("datasync") / "sql"))
 
 
 def _environment(root: Path) -> jinja2.Environment:

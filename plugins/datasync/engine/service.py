@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from datasync import health as health_mod
+from datasync.engine import health as health_mod
 from datasync.config import DataSyncConfig
-from datasync.connections import open_target
-from datasync.errors import TableLockTimeout
-from datasync.ledger import Ledger, utcnow
+from datasync.airflow.connections import open_target
+from datasync.core.errors import TableLockTimeout
+from datasync.engine.ledger import Ledger, utcnow
 from datasync.postprocessors import post_processor
-from datasync.schedule import GateDecision, due_syncs, priority_gate
-from datasync.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
+from datasync.engine.schedule import GateDecision, due_syncs, priority_gate
+from datasync.engine.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
 from datasync.targets.base import Target
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from datasync.config import load_config
-from datasync.ledger import Ledger
+from datasync.engine.ledger import Ledger
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,8 +37,9 @@ def demo_environment(workdir: Path) -> dict[str, str]:
 def run_demo(
     workdir: Path, rows: int, touch_pct: float, config_path: Path | None, out: Console, airflow: bool = True
 ) -> int:
-    from datasync import demo, service
-    from datasync.connections import get_connection, sqlite_path
+    from datasync_demo import generator as demo
+    from datasync.engine import service
+    from datasync.airflow.connections import get_connection, sqlite_path
 
     config_file = Path(config_path or os.environ.get("DATASYNC_CONFIG") or REPO / "include" / "datasync.yaml").resolve()
     cfg = load_config(config_file)
@@ -99,7 +100,7 @@ def _airflow_daily(workdir: Path, cfg, config_file: Path, out: Console) -> None:
     import subprocess
     import sys
 
-    from datasync.service import target_session
+    from datasync.engine.service import target_session
 
     airflow = str(Path(sys.executable).parent / "airflow")
     home = (workdir / "airflow_home").resolve()
@@ -146,7 +147,7 @@ def _report(outcomes: list, out: Console) -> None:
 def _compare_counts(cfg, target, source: str) -> dict[str, tuple[int, int]]:
     """Rows each fetcher delivers from the source now versus rows in the target table."""
     from datasync.sources import open_source
-    from datasync.sync import build_fetcher
+    from datasync.engine.sync import build_fetcher
 
     counts = {}
     for ds in cfg.enabled_tables():

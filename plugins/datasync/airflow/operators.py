@@ -1,4 +1,4 @@
-"""Airflow operators: thin shells around datasync.service.
+"""Airflow operators: thin shells around datasync.engine.service.
 
 ``DataSyncOperator`` runs one sync operation of a table. It opens the target
 named by the config's TargetConnId through the dialect class chosen by the
@@ -39,10 +39,10 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from datasync.config import DataSyncConfig
-from datasync.errors import ConfigError, PermanentSyncError, SyncCancelled, TransientSyncError
+from datasync.core.errors import ConfigError, PermanentSyncError, SyncCancelled, TransientSyncError
 
 if TYPE_CHECKING:
-    from datasync.sync import SyncRequest
+    from datasync.engine.sync import SyncRequest
     from datasync.targets.base import Target
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class PriorityGateOperator(_DataSyncBase):
     ui_color = "#f0e4c8"
 
     def execute(self, context: Any) -> str:
-        from datasync import service
+        from datasync.engine import service
 
         explicit = explicit_request(context)
         if explicit:
@@ -160,7 +160,7 @@ class DataSyncOperator(_DataSyncBase):
     # ------------------------------------------------------------------ pieces
     def open_target(self) -> Target:
         """A new connection to the target, through the dialect of the connection's type."""
-        from datasync.connections import get_connection, target_class
+        from datasync.airflow.connections import get_connection, target_class
 
         conn = get_connection(self.config.target_conn_id)
         conn_type = (conn.conn_type or "").lower()
@@ -175,7 +175,7 @@ class DataSyncOperator(_DataSyncBase):
 
     def sync_request(self, context: Any) -> SyncRequest:
         """The engine request for this run: parameters, backfill window, run id."""
-        from datasync.sync import SyncRequest
+        from datasync.engine.sync import SyncRequest
 
         params = context.get("params") or {}
         full_refresh = bool(params.get("full_refresh"))
@@ -191,7 +191,7 @@ class DataSyncOperator(_DataSyncBase):
 
     # ------------------------------------------------------------------ Airflow hooks
     def execute(self, context: Any) -> dict[str, Any]:
-        from datasync import service
+        from datasync.engine import service
 
         try:
             request = self.sync_request(context)
@@ -246,7 +246,7 @@ class DataSyncOperator(_DataSyncBase):
         raise SyncCancelled(message)
 
     def _mark_failed(self, data_update_id: int, message: str) -> None:
-        from datasync.ledger import Ledger
+        from datasync.engine.ledger import Ledger
 
         try:
             target = self.open_target()
@@ -276,7 +276,7 @@ class RecoveryOperator(_DataSyncBase):
         super().__init__(config=config, table="*", sync_type="Recovery", **kwargs)
 
     def execute(self, context: Any) -> dict[str, int]:
-        from datasync import service
+        from datasync.engine import service
 
         closed = service.recover(self.config)
         if closed:
@@ -294,7 +294,7 @@ class PurgeOperator(_DataSyncBase):
         super().__init__(config=config, table="*", sync_type="Purge", **kwargs)
 
     def execute(self, context: Any) -> int:
-        from datasync import service
+        from datasync.engine import service
 
         deleted = service.purge(self.config)
         log.info("purged %d DataUpdate rows older than %d days", deleted, self.config.purge_retention_days)
@@ -314,7 +314,8 @@ class HealthOperator(_DataSyncBase):
         super().__init__(config=config, table="*", sync_type="Health", **kwargs)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from datasync import alerts, service
+        from datasync.airflow import alerts
+        from datasync.engine import service
 
         report = service.health(self.config)
         data = report.as_dict()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from datasync.errors import ConfigError
+from datasync.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from datasync.targets.base import Target

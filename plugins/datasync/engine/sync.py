@@ -22,19 +22,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from datasync import telemetry
+from datasync.engine import telemetry
 from datasync.config import DataSourceConfig, DataSyncConfig
-from datasync.errors import SyncCancelled
-from datasync.faults import checkpoint
+from datasync.core.errors import SyncCancelled
+from datasync.core.faults import checkpoint
 from datasync.fetchers.base import Fetcher, SourceReader
 from datasync.fetchers.registry import fetcher_class
-from datasync.ledger import Ledger
-from datasync.prefetch import prefetched
-from datasync.schedule import minimum_dt as scheduled_minimum_dt
-from datasync.schedule import to_source_time
-from datasync.schema import TableSchema
+from datasync.engine.ledger import Ledger
+from datasync.engine.prefetch import prefetched
+from datasync.engine.schedule import minimum_dt as scheduled_minimum_dt
+from datasync.engine.schedule import to_source_time
+from datasync.core.schema import TableSchema
 from datasync.targets.base import MergeCounts, Target
-from datasync.validation import check_batch, duplicate_key_error
+from datasync.engine.validation import check_batch, duplicate_key_error
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ A JDE fetcher names its physical table (F4801), the two-letter column prefix
 base class builds the target schema, renders the source SELECT from
 include/sql/fetchers/<FetcherTypeName>.sql, pushes the incremental filter down
 on the Julian audit date and converts each batch with the kernels of
-``datasync.jde``:
+``datasync.fetchers.jde.rules``:
 
 - ``string``: NCHAR, trailing spaces trimmed
 - ``business_unit``: right-justified in 12 characters, trimmed both sides
@@ -28,11 +28,13 @@ from typing import Any, ClassVar, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasync import jde, scalars
-from datasync.errors import ConfigError, SourceDataError
+from datasync.fetchers.jde import rules as jde
+
+from datasync.core import scalars
+from datasync.core.errors import ConfigError, SourceDataError
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import register
-from datasync.schema import LAST_UPDATE_COLUMN, Column, TableSchema
+from datasync.core.schema import LAST_UPDATE_COLUMN, Column, TableSchema
 
 JdeKind = Literal["string", "business_unit", "julian", "integer", "implied_decimal"]
 

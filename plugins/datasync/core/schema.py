@@ -11,7 +11,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from datasync.identifiers import validate_identifier
+from datasync.core.identifiers import validate_identifier
 
 Kind = Literal["string", "int", "decimal", "date", "datetime", "float"]
 LAST_UPDATE_COLUMN = "LastUpdateDT"

@@ -28,8 +28,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_pascal, to_snake
 
-from datasync.errors import ConfigError
-from datasync.identifiers import is_plain_identifier
+from datasync.core.errors import ConfigError
+from datasync.core.identifiers import is_plain_identifier
 
 SyncType = Literal["Mass", "Daily", "Hourly"]
 SYNC_TYPES: tuple[SyncType, ...] = ("Mass", "Daily", "Hourly")

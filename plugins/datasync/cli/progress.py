@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from datasync.sync import ProgressCallback
+from datasync.engine.sync import ProgressCallback
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from datasync.errors import UnsafeIdentifier
+from datasync.core.errors import UnsafeIdentifier
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_IDENTIFIER_LENGTH = 128

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from datasync.config import DataSourceConfig, DataSyncConfig
 
 if TYPE_CHECKING:
-    from datasync.health import HealthReport
+    from datasync.engine.health import HealthReport
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from datasync.config import (
     parse_config,
     read_section,
 )
-from datasync.errors import ConfigError
+from datasync.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def _every(minutes: float) -> str:
 
 
 def sync_doc_md(config: DataSyncConfig, table: DataSourceConfig, sync_type: str, facts: TableFacts, operator: str) -> str:
-    from datasync import alerts
+    from datasync.airflow import alerts
 
     sched = table.schedule(sync_type)
     source = config.source_system(table.source_system)
@@ -274,7 +274,7 @@ def sync_params(sync_type: str) -> dict[str, Any]:
 
 
 def operator_class(config: DataSyncConfig) -> type:
-    from datasync.operators import DataSyncOperator, MssqlMergeOperator
+    from datasync.airflow.operators import DataSyncOperator, MssqlMergeOperator
 
     return MssqlMergeOperator if config.target_type == "mssql" else DataSyncOperator
 
@@ -284,8 +284,8 @@ def build_sync_dag(
 ) -> Any:
     from airflow.sdk import DAG, DeltaDataIntervalTimetable
 
-    from datasync import alerts
-    from datasync.operators import PriorityGateOperator
+    from datasync.airflow import alerts
+    from datasync.airflow.operators import PriorityGateOperator
 
     dag_id = sync_dag_id(table.table_name, sync_type)
     facts = facts or table_facts(config, table)
@@ -348,8 +348,8 @@ def _housekeeping_dag(dag_id: str, schedule: timedelta, description: str, doc_md
 
 
 def build_recovery_dag(config: DataSyncConfig) -> Any:
-    from datasync import alerts
-    from datasync.operators import RecoveryOperator
+    from datasync.airflow import alerts
+    from datasync.airflow.operators import RecoveryOperator
 
     dag = _housekeeping_dag(
         RECOVERY_DAG_ID,
@@ -367,8 +367,8 @@ def build_recovery_dag(config: DataSyncConfig) -> Any:
 
 
 def build_purge_dag(config: DataSyncConfig) -> Any:
-    from datasync import alerts
-    from datasync.operators import PurgeOperator
+    from datasync.airflow import alerts
+    from datasync.airflow.operators import PurgeOperator
 
     dag = _housekeeping_dag(
         PURGE_DAG_ID,
@@ -389,8 +389,8 @@ def health_interval(config: DataSyncConfig) -> timedelta:
 
 
 def build_health_dag(config: DataSyncConfig) -> Any:
-    from datasync import alerts
-    from datasync.operators import HealthOperator
+    from datasync.airflow import alerts
+    from datasync.airflow.operators import HealthOperator
 
     to = alerts.recipients(config)
     dag = _housekeeping_dag(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasync import scalars
-from datasync.errors import PermanentSyncError, SourceDataError
-from datasync.schema import TableSchema
+from datasync.core import scalars
+from datasync.core.errors import PermanentSyncError, SourceDataError
+from datasync.core.schema import TableSchema
 
 
 def describe_key(schema: TableSchema, batch: pa.RecordBatch, row: int) -> str:

@@ -29,8 +29,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from datasync.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
-from datasync.identifiers import validate_identifier
+from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
+from datasync.core.identifiers import validate_identifier
 
 CHUNK_ROWS = 16_384
 """Rows per ODBC fetch (the transit buffer); a batch never holds more than the fetcher's BatchSize.

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from datasync.errors import ConfigError, DataSyncError, SyncCancelled
+from datasync.core.errors import ConfigError, DataSyncError, SyncCancelled
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
@@ -90,7 +90,7 @@ def demo_source(
     touch: Annotated[Optional[float], typer.Option(help="Instead: update this percent of rows, add half as many.")] = None,
 ) -> None:
     """Write (or, with --touch, update) the demo JDE/CMS source SQLite database."""
-    from datasync import demo
+    from datasync_demo import generator as demo
 
     if touch is not None:
         summary = demo.touch(str(path), touch, seed=seed)
@@ -103,7 +103,7 @@ def demo_source(
 @app.command("init-db")
 def init_db(config: ConfigOpt = None) -> None:
     """Create the DataUpdate ledger and every configured target table (idempotent)."""
-    from datasync import service
+    from datasync.engine import service
 
     try:
         names = service.init_db(_config(config))
@@ -115,7 +115,7 @@ def init_db(config: ConfigOpt = None) -> None:
 @app.command("init-airflow")
 def init_airflow(config: ConfigOpt = None) -> None:
     """Create or update the Airflow pool and check the connections (idempotent)."""
-    from datasync.airflow_setup import init_airflow as setup
+    from datasync.airflow.setup import init_airflow as setup
 
     try:
         for line in setup(_config(config)):
@@ -142,9 +142,9 @@ def run(
     config: ConfigOpt = None,
 ) -> None:
     """Run one sync of TABLE now (no schedule check) and print its result."""
-    from datasync import service
-    from datasync.progress import sync_progress
-    from datasync.sync import SyncRequest
+    from datasync.engine import service
+    from datasync.cli.progress import sync_progress
+    from datasync.engine.sync import SyncRequest
 
     request = SyncRequest(
         table, sync_type.value.capitalize(), full_refresh=full_refresh, minimum_dt=_parse_dt(minimum_dt)
@@ -166,7 +166,7 @@ def run(
 @app.command("run-due")
 def run_due(config: ConfigOpt = None) -> None:
     """Run every due sync by priority, at most MaxDegreeOfParallelism at once."""
-    from datasync import service
+    from datasync.engine import service
 
     try:
         outcomes = service.run_due(_config(config))
@@ -199,8 +199,8 @@ def ledger(
     config: ConfigOpt = None,
 ) -> None:
     """Show the newest DataUpdate rows."""
-    from datasync.ledger import Ledger
-    from datasync.service import target_session
+    from datasync.engine.ledger import Ledger
+    from datasync.engine.service import target_session
 
     try:
         with target_session(_config(config)) as target:
@@ -222,7 +222,7 @@ def ledger(
 @app.command("recover")
 def recover(config: ConfigOpt = None) -> None:
     """Close ledger rows of syncs that died (only tables whose lock is free)."""
-    from datasync import service
+    from datasync.engine import service
 
     try:
         closed = service.recover(_config(config))
@@ -234,7 +234,7 @@ def recover(config: ConfigOpt = None) -> None:
 @app.command("purge")
 def purge(config: ConfigOpt = None) -> None:
     """Delete ledger rows older than PurgeRetentionDays (keeps each table's latest success per type)."""
-    from datasync import service
+    from datasync.engine import service
 
     try:
         deleted = service.purge(_config(config))
@@ -249,7 +249,7 @@ def health(
     config: ConfigOpt = None,
 ) -> None:
     """Healthy (exit 0), Degraded (1) or Unhealthy (2), with per-table LastSync and Status."""
-    from datasync import service
+    from datasync.engine import service
 
     try:
         report = service.health(_config(config))
@@ -276,7 +276,7 @@ def demo(
     config: ConfigOpt = None,
 ) -> None:
     """The main job on the embedded default: source -> mass -> ERP day -> due daily/hourly -> ledger, health."""
-    from datasync.demo_run import run_demo
+    from datasync_demo.run import run_demo
 
     try:
         code = run_demo(workdir, rows, touch, config, out, airflow=airflow)

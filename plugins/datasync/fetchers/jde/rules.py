@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasync.errors import SourceDataError
-from datasync.scalars import boolean, float64, int64, null
+from datasync.core.errors import SourceDataError
+from datasync.core.scalars import boolean, float64, int64, null
 
 RowKey = Callable[[int], str]
 """Names row ``i`` of the array being converted, e.g. ``'DOCO=1001'``."""
@@ -48,7 +48,7 @@ def _year_tables() -> tuple[pa.Array, pa.Array]:
     starts = (jan1 - np.datetime64("1970-01-01")).astype(np.int64)
     leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
     lengths = np.where(leap, 366, 365).astype(np.int64)
-    # from buffers: pa.array(ndarray) would make pyarrow import pandas (see datasync.scalars)
+    # from buffers: pa.array(ndarray) would make pyarrow import pandas (see datasync.core.scalars)
     return (
         pa.Array.from_buffers(pa.int64(), len(starts), [None, pa.py_buffer(np.ascontiguousarray(starts))]),
         pa.Array.from_buffers(pa.int64(), len(lengths), [None, pa.py_buffer(lengths)]),

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from datasync.config import DataSyncConfig
-from datasync.ledger import Ledger, LedgerRow
+from datasync.engine.ledger import Ledger, LedgerRow
 
 STATUS_ORDER = {"Healthy": 0, "Degraded": 1, "Unhealthy": 2}
 EXIT_CODES = STATUS_ORDER

@@ -26,8 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from datasync.identifiers import validate_identifier
-from datasync.scalars import single
+from datasync.core.identifiers import validate_identifier
+from datasync.core.scalars import single
 
 __all__ = ["FastPathUnavailable", "adbc_available", "read_sqlite_arrow"]
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from datasync.connections import get_connection, sqlite_path
-from datasync.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
-from datasync.identifiers import validate_identifier
-from datasync.sqlite_arrow import FastPathUnavailable, adbc_available, read_sqlite_arrow
+from datasync.airflow.connections import get_connection, sqlite_path
+from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
+from datasync.core.identifiers import validate_identifier
+from datasync.sources.sqlite_arrow import FastPathUnavailable, adbc_available, read_sqlite_arrow
 
 if TYPE_CHECKING:
     from datasync.fetchers.base import SourceReader
@@ -194,7 +194,7 @@ class SqliteSourceReader(_Reader):
     def __init__(self, path: str, arrow: bool = True):
         self.path = str(path)
         self._conn: sqlite3.Connection | None = None
-        self.arrow = arrow  # read through ADBC straight into Arrow (datasync.sqlite_arrow) when it can
+        self.arrow = arrow  # read through ADBC straight into Arrow (datasync.sources.sqlite_arrow) when it can
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -418,7 +418,7 @@ def open_source(conn_id: str) -> SourceReader:
     if conn_type in ("postgres", "postgresql"):
         return PostgresSourceReader.from_connection(conn)
     if conn_type == "odbc":
-        from datasync.sources_odbc import OdbcSourceReader
+        from datasync.sources.odbc import OdbcSourceReader
 
         return OdbcSourceReader.from_connection(conn)
     raise ConfigError(

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from datasync.config import DataSyncConfig
-from datasync.errors import ConfigError
+from datasync.core.errors import ConfigError
 
 POOL_DESCRIPTION = "datasync sync tasks: at most MaxDegreeOfParallelism syncs at once"
 
@@ -35,7 +35,7 @@ def ensure_pool(name: str, slots: int) -> str:
 
 def _connection_line(role: str, conn_id: str, supported: dict[str, str]) -> tuple[str, str | None]:
     """(line, problem or None) for one connection."""
-    from datasync.connections import get_connection
+    from datasync.airflow.connections import get_connection
 
     try:
         conn = get_connection(conn_id)
@@ -53,7 +53,7 @@ def _connection_line(role: str, conn_id: str, supported: dict[str, str]) -> tupl
 
 def check_connections(config: DataSyncConfig) -> tuple[list[str], list[str]]:
     """(lines, problems) for the target and every source system an enabled table uses."""
-    from datasync.connections import TARGETS
+    from datasync.airflow.connections import TARGETS
     from datasync.sources import READERS as source_types
     lines, problems = [], []
     line, problem = _connection_line("target", config.target_conn_id, TARGETS)
@@ -68,7 +68,7 @@ def check_connections(config: DataSyncConfig) -> tuple[list[str], list[str]]:
         if problem:
             problems.append(problem)
     if config.target_type:
-        from datasync.connections import get_connection
+        from datasync.airflow.connections import get_connection
 
         try:
             actual = (get_connection(config.target_conn_id).conn_type or "").lower()

@@ -6,7 +6,7 @@ environment of a sync process. When the sync reaches that point the first time,
 DATASYNC_FAULT_SECONDS pass), so the test knows exactly where the process is and
 can read the target, kill the process there (SIGKILL, SIGTERM) or let it go on.
 
-Points in datasync.sync: ``fetch`` (a batch fetched, not yet loaded), ``load``
+Points in datasync.engine.sync: ``fetch`` (a batch fetched, not yet loaded), ``load``
 (a batch loaded into staging, or into the emptied target for a mass), ``merge``
 (inside the final transaction, data changed, before the ledger update) and
 ``finish`` (ledger marked successful, transaction not yet committed).

@@ -1,0 +1,1 @@
+"""The Airflow layer: connections through hooks, operators, the DAG factory, alerts, setup."""

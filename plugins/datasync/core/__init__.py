@@ -1,0 +1,1 @@
+"""Domain pieces every layer shares: errors, identifiers, schemas, SQL templates."""

@@ -1,0 +1,1 @@
+"""The sync engine: one sync operation, the DataUpdate ledger, schedule semantics, health."""
