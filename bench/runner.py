@@ -58,12 +58,8 @@ def run_datasync(spec: dict[str, Any]) -> None:
     os.environ["AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA"] = "True"
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
-    import airflow.providers.postgres.hooks.postgres  # noqa: F401 - imports are not part of the sync time
-    import airflow.sdk  # noqa: F401
-    from airflow.sdk import BaseHook
-
     import datasync.fetchers.jde  # noqa: F401
-    import datasync.sources
+    import datasync.sources.sqlite
     import datasync.sources.odbc  # noqa: F401
     import datasync.targets.postgres  # noqa: F401
     import datasync.targets.sqlite  # noqa: F401
@@ -72,15 +68,13 @@ def run_datasync(spec: dict[str, Any]) -> None:
     from datasync.engine.sync import SyncRequest
 
     if spec.get("arrow") is False:  # the row-by-row SQLite reader, for comparison
-        original = datasync.sources.SqliteSourceReader.__init__
+        original = datasync.sources.sqlite.SqliteSourceReader.__init__
 
         def rows_only(self: Any, path: str, arrow: bool = True) -> None:
             original(self, path, arrow=False)
 
-        datasync.sources.SqliteSourceReader.__init__ = rows_only  # type: ignore[method-assign]
+        datasync.sources.sqlite.SqliteSourceReader.__init__ = rows_only  # type: ignore[method-assign]
 
-    for conn_id in ("datasync_jde", "datasync_target"):
-        BaseHook.get_connection(conn_id)  # first lookup initialises Airflow's secrets backends
     cfg = parse_config(datasync_config(spec))
     sync_type = "Mass" if spec["mode"] == "mass" else "Daily"
     profiler = None

@@ -12,7 +12,7 @@ from conftest import REPO
 from datasync.config import load_config
 from datasync_demo.run import run_demo
 from datasync.engine.ledger import Ledger
-from datasync.sources import open_source
+from datasync.connections import DirectConnector
 from datasync.engine.sync import build_fetcher
 from datasync.targets.sqlite import SqliteTarget, to_sqlite_rows
 
@@ -35,7 +35,7 @@ def test_demo_end_state_equals_source(demo_env: Path) -> None:
     target = SqliteTarget.open(str(demo_env / "cache.db"))
     try:
         for ds in cfg.enabled_tables():
-            reader = open_source(cfg.source_system(ds.source_system).conn_id)
+            reader = DirectConnector().source(cfg.source_system(ds.source_system).conn_id)
             try:
                 fetcher = build_fetcher(cfg, ds, reader)
                 schema = fetcher.schema()

@@ -458,10 +458,10 @@ def test_cms_bad_timestamp_names_the_row(tmp_path: Path, reader_for: Any) -> Non
 
 
 def test_open_source_from_airflow_connection(work_orders: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from datasync.sources import open_source
+    from datasync.connections import DirectConnector
 
     monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_JDE", f"sqlite:///{work_orders}")
-    reader = open_source("datasync_jde")
+    reader = DirectConnector().source("datasync_jde")
     try:
         assert isinstance(reader, SqliteSourceReader) and reader.path == str(work_orders)
         assert len(fetch_all(build(reader, "JdeWorkOrderFetcher"))) == len(WORK_ORDERS)
@@ -469,7 +469,7 @@ def test_open_source_from_airflow_connection(work_orders: Path, monkeypatch: pyt
         reader.close()
     monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_ODD", "mysql://u:p@h:3306/db")
     with pytest.raises(ConfigError) as err:
-        open_source("datasync_odd")
+        DirectConnector().source("datasync_odd")
     assert "datasync_odd" in str(err.value) and "mysql" in str(err.value) and "sqlite" in str(err.value)
 
 
@@ -505,10 +505,11 @@ def pg_source() -> Iterator[dict[str, Any]]:
 def test_postgres_source_reader(pg_source: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
 
-    from datasync.sources import PostgresSourceReader, open_source
+    from datasync.connections import DirectConnector
+    from datasync.sources import PostgresSourceReader
 
     monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_CMS", "postgres://postgres@127.0.0.1:5432/" + pg_source["dbname"])
-    via_airflow = open_source("datasync_cms")
+    via_airflow = DirectConnector().source("datasync_cms")
     assert isinstance(via_airflow, PostgresSourceReader) and via_airflow.placeholder("x") == "%(x)s"
     via_airflow.close()
 
@@ -525,7 +526,7 @@ def test_postgres_source_reader(pg_source: dict[str, Any], monkeypatch: pytest.M
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [(1000 + i, "M30".rjust(12), f"ITEM-{i}", 124060, i * 10, 124060 if i % 2 else 124059, 93015.0) for i in range(25)],
             )
-    reader = PostgresSourceReader(**pg_source)
+    reader = PostgresSourceReader.connect(**pg_source)
     try:
         fetcher = build(reader, "JdeWorkOrderFetcher", schema_name="proddta", batch_size=10, ColumnDecimals={"UORG": 1})
         assert "%(min_julian)s" in fetcher.sql(incremental=True)

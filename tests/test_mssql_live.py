@@ -28,7 +28,7 @@ import pyarrow as pa
 import pytest
 
 from datasync.config import parse_config
-from datasync.airflow.connections import open_target
+from datasync.airflow.connections import HookConnector
 from datasync.core.errors import TableLockTimeout
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import register
@@ -107,7 +107,7 @@ def database() -> Iterator[str]:
 
 
 def connect(bulk_copy_batch_size: int = 2) -> MssqlTarget:
-    target = open_target(CONN_ID, bulk_copy_batch_size)
+    target = HookConnector().target(CONN_ID, bulk_copy_batch_size)
     assert isinstance(target, MssqlTarget)
     return target
 

@@ -57,13 +57,8 @@ from datasync.fetchers.registry import fetcher_class, register
 from datasync.engine.ledger import Ledger
 from datasync.core.schema import Column, TableSchema
 from datasync.engine.sync import SyncRequest, run_sync
-from datasync.targets.mssql import (
-    MAX_TEMP_NAME_LENGTH,
-    MssqlTarget,
-    _with_defaults,
-    bulk_rows,
-    quote_identifier,
-)
+from datasync.core.identifiers import quote_brackets as quote_identifier
+from datasync.targets.mssql import MAX_TEMP_NAME_LENGTH, MssqlTarget, bulk_rows
 from conftest import REPO, table_entry
 from memory_fetcher import NullReader
 
@@ -842,20 +837,24 @@ def test_hostile_operation_ids_are_rejected(operation_id):
 
 # ------------------------------------------------------------------------------ connection
 def test_connection_defaults_keep_the_users_extras():
-    from airflow.sdk import Connection
+    from datasync.connections import ConnectionInfo
+    from datasync.connections.drivers import mssql_kwargs
 
-    conn = Connection(conn_id="t", conn_type="mssql", host="db", login="sa", password="pw", schema="cache",
-                      extra='{"tds_version": "7.3", "login_timeout": 5}')
-    out = _with_defaults(conn)
-    assert out.port == 1433 and conn.port is None
-    assert out.extra_dejson == {"tds_version": "7.3", "login_timeout": 5, "use_datetime2": True, "appname": "datasync"}
-    kept = _with_defaults(Connection(conn_id="t", conn_type="mssql", host="db", port=14330))
-    assert kept.port == 14330 and kept.extra_dejson["tds_version"] == "7.4"
+    info = ConnectionInfo("t", "mssql", host="db", login="sa", password="pw", schema="cache",
+                          extra={"tds_version": "7.3", "login_timeout": 5})
+    assert mssql_kwargs(info) == {
+        "server": "db", "user": "sa", "password": "pw", "database": "cache", "port": "1433",
+        "tds_version": "7.3", "login_timeout": 5, "use_datetime2": True, "appname": "datasync",
+    }
+    kept = mssql_kwargs(ConnectionInfo("t", "mssql", host="db", port=14330))
+    assert kept["port"] == "14330" and kept["tds_version"] == "7.4"
 
 
-def test_open_target_goes_through_the_hook_to_pymssql(monkeypatch):
-    """open_target(conn_id) → MsSqlHook.get_conn → pymssql.connect with the connection's fields."""
-    from datasync.airflow.connections import open_target
+@pytest.mark.parametrize("path", ["hook", "direct"])
+def test_both_connection_paths_open_pymssql_alike(monkeypatch, path):
+    """MsSqlHook (tasks) and datasync's own driver call (CLI) pass pymssql.connect the same arguments."""
+    from datasync.airflow.connections import HookConnector
+    from datasync.connections import DirectConnector
 
     calls: list[dict[str, Any]] = []
 
@@ -865,7 +864,8 @@ def test_open_target_goes_through_the_hook_to_pymssql(monkeypatch):
 
     monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_TSQL_TEST", "mssql://sa:Passw0rd%21@dbhost/cache")
     monkeypatch.setattr(pymssql, "connect", fake_connect)
-    target = open_target("datasync_tsql_test", bulk_copy_batch_size=123)
+    connector = HookConnector() if path == "hook" else DirectConnector()
+    target = connector.target("datasync_tsql_test", bulk_copy_batch_size=123)
     assert isinstance(target, MssqlTarget) and target.bulk_copy_batch_size == 123
     assert calls == [{
         "server": "dbhost", "user": "sa", "password": "Passw0rd!", "database": "cache", "port": "1433",

@@ -39,13 +39,14 @@ def run_demo(
 ) -> int:
     from datasync_demo import generator as demo
     from datasync.engine import service
-    from datasync.airflow.connections import get_connection, sqlite_path
+    from datasync.connections import DirectConnector
 
     config_file = Path(config_path or os.environ.get("DATASYNC_CONFIG") or REPO / "include" / "datasync.yaml").resolve()
     cfg = load_config(config_file)
     env = demo_environment(workdir)
-    source = sqlite_path(get_connection("datasync_jde"))
-    for p in Path(source), Path(sqlite_path(get_connection(cfg.target_conn_id))):
+    connections = DirectConnector()
+    source = connections.info("datasync_jde").sqlite_path
+    for p in Path(source), Path(connections.info(cfg.target_conn_id).sqlite_path):
         for f in p.parent.glob(p.name + "*"):
             f.unlink()
 
@@ -146,12 +147,12 @@ def _report(outcomes: list, out: Console) -> None:
 
 def _compare_counts(cfg, target, source: str) -> dict[str, tuple[int, int]]:
     """Rows each fetcher delivers from the source now versus rows in the target table."""
-    from datasync.sources import open_source
+    from datasync.connections import DirectConnector
     from datasync.engine.sync import build_fetcher
 
     counts = {}
     for ds in cfg.enabled_tables():
-        reader = open_source(cfg.source_system(ds.source_system).conn_id)
+        reader = DirectConnector().source(cfg.source_system(ds.source_system).conn_id)
         try:
             fetcher = build_fetcher(cfg, ds, reader)
             src = sum(b.num_rows for b in fetcher.fetch(None))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from datasync.config import DataSyncConfig, parse_config
-from datasync.airflow.connections import open_target
+from datasync.airflow.connections import HookConnector
 from datasync.engine.ledger import Ledger, LedgerRow
 from datasync.core.schema import TableSchema
 from datasync.engine.sync import SyncRequest, SyncResult, run_sync
@@ -182,7 +182,7 @@ class Backend:
 
     def open(self) -> Target:
         """A new Target on its own connection, opened the way the CLI and the DAGs open it."""
-        return open_target(TARGET_CONN_ID, 3)
+        return HookConnector().target(TARGET_CONN_ID, 3)
 
     def session_id(self, target: Target) -> Any:
         return None
@@ -211,7 +211,7 @@ def _child_main(config: DataSyncConfig, request: SyncRequest, point: str | None,
         from datasync.cli.app import _on_sigterm
 
         signal.signal(signal.SIGTERM, _on_sigterm)
-    target = open_target(TARGET_CONN_ID, config.bulk_copy_batch_size)
+    target = HookConnector().target(TARGET_CONN_ID, config.bulk_copy_batch_size)
     try:
         run_sync(config, request, target, NullReader)
     finally:

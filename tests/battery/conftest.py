@@ -7,7 +7,7 @@
   connection URI of a SQL Server login that may create databases, e.g.
   ``mssql://sa:Secret123!@127.0.0.1:1433/master``; each test creates and drops its own database.
 
-Targets are opened with ``datasync.airflow.connections.open_target`` through
+Targets are opened with ``datasync.airflow.connections.HookConnector`` through
 AIRFLOW_CONN_DATASYNC_TARGET, the way the CLI and the DAGs open them, so a new dialect joins
 the battery by registering its connection type.
 """

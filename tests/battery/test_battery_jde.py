@@ -29,7 +29,7 @@ from battery.battery_lib import (
 from datasync_demo import generator as demo
 from datasync.config import DataSyncConfig, parse_config
 from datasync.core.errors import SchemaDriftError, SourceDataError
-from datasync.sources import open_source
+from datasync.connections import DirectConnector
 from datasync.engine.sync import SyncRequest, SyncResult, build_fetcher, run_sync
 
 DEMO_ROWS = 300
@@ -80,7 +80,7 @@ def conn_id(cfg: DataSyncConfig, table: str) -> str:
 
 def run(cfg: DataSyncConfig, target, table: str, sync_type: str, **kw: Any) -> SyncResult:
     callbacks = {k: kw.pop(k) for k in ("progress",) if k in kw}
-    return run_sync(cfg, SyncRequest(table, sync_type, **kw), target, lambda: open_source(conn_id(cfg, table)), **callbacks)
+    return run_sync(cfg, SyncRequest(table, sync_type, **kw), target, lambda: DirectConnector().source(conn_id(cfg, table)), **callbacks)
 
 
 def schema_of(cfg: DataSyncConfig, table: str):
@@ -89,7 +89,7 @@ def schema_of(cfg: DataSyncConfig, table: str):
 
 def source_contents(cfg: DataSyncConfig, table: str) -> dict:
     """What the table must hold: a full read of the source through the fetcher, latest row per key."""
-    reader = open_source(conn_id(cfg, table))
+    reader = DirectConnector().source(conn_id(cfg, table))
     try:
         fetcher = build_fetcher(cfg, cfg.table(table), reader)
         rows = [r for batch in fetcher.fetch(None) for r in batch.to_pylist()]

@@ -4,7 +4,7 @@
 INSERT INTO {{ "DataUpdate" | q }} ({{ "TableName" | q }}, {{ "UpdateType" | q }}, {{ "OperationId" | q }}, {{ "RunId" | q }}, {{ "StartDT" | q }}, {{ "MinimumDT" | q }}, {{ "NumberRecords" | q }}, {{ "WasSuccessful" | q }})
 {% endmacro %}
 {% macro start_values() %}
-VALUES ({{ p('table') }}, {{ p('type') }}, {{ p('operation_id') }}, {{ p('run_id') }}, {{ p('start') }}, {{ p('minimum_dt') }}, -2, 0)
+VALUES ({{ p('table') }}, {{ p('type') }}, {{ p('operation_id') }}, {{ p('run_id') }}, {{ p('start') }}, {{ p('minimum_dt') }}, {{ IN_PROGRESS }}, 0)
 {% endmacro %}
 
 {% macro finish() %}
@@ -21,23 +21,23 @@ WHERE {{ "DataUpdateID" | q }} = {{ p('id') }}
 {% macro fail() %}
 UPDATE {{ "DataUpdate" | q }}
 SET {{ "EndDT" | q }} = {{ p('end') }},
-    {{ "NumberRecords" | q }} = -1,
+    {{ "NumberRecords" | q }} = {{ FAILED }},
     {{ "WasSuccessful" | q }} = 0,
     {{ "ErrorMessage" | q }} = {{ p('error') }}
-WHERE {{ "DataUpdateID" | q }} = {{ p('id') }} AND {{ "NumberRecords" | q }} = -2
+WHERE {{ "DataUpdateID" | q }} = {{ p('id') }} AND {{ "NumberRecords" | q }} = {{ IN_PROGRESS }}
 {% endmacro %}
 
 {% macro close_orphans() %}
 UPDATE {{ "DataUpdate" | q }}
 SET {{ "EndDT" | q }} = {{ p('end') }},
-    {{ "NumberRecords" | q }} = -1,
+    {{ "NumberRecords" | q }} = {{ FAILED }},
     {{ "WasSuccessful" | q }} = 0,
     {{ "ErrorMessage" | q }} = {{ p('error') }}
-WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "NumberRecords" | q }} = -2
+WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "NumberRecords" | q }} = {{ IN_PROGRESS }}
 {% endmacro %}
 
 {% macro in_progress_tables() %}
-SELECT DISTINCT {{ "TableName" | q }} FROM {{ "DataUpdate" | q }} WHERE {{ "NumberRecords" | q }} = -2
+SELECT DISTINCT {{ "TableName" | q }} FROM {{ "DataUpdate" | q }} WHERE {{ "NumberRecords" | q }} = {{ IN_PROGRESS }}
 {% endmacro %}
 
 {% macro last_success() %}
@@ -49,7 +49,7 @@ GROUP BY {{ "UpdateType" | q }}
 
 {% macro running() %}
 SELECT {{ "UpdateType" | q }} FROM {{ "DataUpdate" | q }}
-WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "NumberRecords" | q }} = -2
+WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "NumberRecords" | q }} = {{ IN_PROGRESS }}
 {% endmacro %}
 
 {% macro columns() %}
@@ -69,7 +69,7 @@ ORDER BY {{ "DataUpdateID" | q }}
 {% macro purge() %}
 DELETE FROM {{ "DataUpdate" | q }}
 WHERE {{ "StartDT" | q }} < {{ p('cutoff') }}
-  AND {{ "NumberRecords" | q }} <> -2
+  AND {{ "NumberRecords" | q }} <> {{ IN_PROGRESS }}
   AND {{ "DataUpdateID" | q }} NOT IN (
       SELECT MAX({{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }}
       WHERE {{ "WasSuccessful" | q }} = 1

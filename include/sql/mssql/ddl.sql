@@ -2,6 +2,7 @@
    (session options, explicit transactions, application locks).
    s: TableSchema, types: column -> DDL type. Identifiers only through | q (brackets, ] doubled);
    values only through p('name') (pymssql %(name)s, quoted by the driver). #}
+{% import "common/ddl.sql" as ddl %}
 
 {# ------------------------------------------------------------------ session #}
 {# Run once per connection. XACT_ABORT: any run-time error rolls the whole transaction back.
@@ -62,16 +63,11 @@ SELECT 1 AS [present] WHERE OBJECT_ID({{ p('name') }}, N'U') IS NOT NULL
 {% endmacro %}
 
 {% macro create_table(s, types, pk_name) %}
-CREATE TABLE {{ s.name | q }} (
-{% for c in s.columns %}
-    {{ c.name | q }} {{ types[c.name] }}{% if not c.nullable or c.name in s.primary_key %} NOT NULL{% else %} NULL{% endif %},
-{% endfor %}
-    CONSTRAINT {{ pk_name | q }} PRIMARY KEY CLUSTERED ({% for k in s.primary_key %}{{ k | q }}{{ ", " if not loop.last }}{% endfor %})
-)
+{{ ddl.create_table(s, types, pk_name, if_not_exists=False, null_word="NULL", pk_kind="CLUSTERED") }}
 {% endmacro %}
 
 {% macro create_index(s, index, cols) %}
-CREATE NONCLUSTERED INDEX {{ index | q }} ON {{ s.name | q }} ({% for c in cols %}{{ c | q }}{{ ", " if not loop.last }}{% endfor %})
+{{ ddl.create_index(s, index, cols, if_not_exists=False, kind="NONCLUSTERED") }}
 {% endmacro %}
 
 {# Column ids of the target table by name, so a bulk copy maps by name even when an existing

@@ -25,7 +25,7 @@ CREATE TABLE {{ "DataUpdate" | q }} (
     CONSTRAINT [PK_DataUpdate] PRIMARY KEY CLUSTERED ([DataUpdateID])
 );
 CREATE NONCLUSTERED INDEX [IX_DataUpdate_LastSuccess] ON {{ "DataUpdate" | q }} ([TableName], [UpdateType], [StartDT]) WHERE [WasSuccessful] = 1;
-CREATE NONCLUSTERED INDEX [IX_DataUpdate_InProgress] ON {{ "DataUpdate" | q }} ([TableName], [UpdateType]) WHERE [NumberRecords] = -2;
+CREATE NONCLUSTERED INDEX [IX_DataUpdate_InProgress] ON {{ "DataUpdate" | q }} ([TableName], [UpdateType]) WHERE [NumberRecords] = {{ IN_PROGRESS }};
 CREATE NONCLUSTERED INDEX [IX_DataUpdate_StartDT] ON {{ "DataUpdate" | q }} ([StartDT])
 {% endmacro %}
 

@@ -5,9 +5,8 @@
    collation conflict, and keys compare the way the target's primary key does.
    "__datasync_seq" (IDENTITY, filled by the server in load order; the bulk copy skips it) makes
    the later of two rows with the same key and LastUpdateDT win, as on the other targets. #}
-{% macro collist(cols, prefix="") %}{% for c in cols %}{{ prefix }}{{ c | q }}{{ ", " if not loop.last }}{% endfor %}{% endmacro %}
-
-{% macro keymatch(s, left, right) %}{% for k in s.primary_key %}{{ left | q }}.{{ k | q }} = {{ right | q }}.{{ k | q }}{{ " AND " if not loop.last }}{% endfor %}{% endmacro %}
+{% import "common/merge.sql" as common %}
+{% macro collist(cols, prefix="") %}{{ common.collist(cols, prefix) }}{% endmacro %}
 
 {% macro create_staging(s, staging, types) %}
 CREATE TABLE {{ staging | temp }} (
@@ -21,15 +20,7 @@ CREATE TABLE {{ staging | temp }} (
 {# Latest LastUpdateDT per full key wins; the unique clustered index both proves there is one
    source row per key (MERGE raises 8672 otherwise) and gives MERGE its rows in key order. #}
 {% macro dedupe(s, staging, dedup) %}
-SELECT {{ collist(s.column_names) }}
-INTO {{ dedup | temp }}
-FROM (
-    SELECT {{ collist(s.column_names) }},
-           ROW_NUMBER() OVER (PARTITION BY {{ collist(s.primary_key) }}
-                              ORDER BY {{ s.last_update_column | q }} DESC, {{ "__datasync_seq" | q }} DESC) AS {{ "__rn" | q }}
-    FROM {{ staging | temp }}
-) AS {{ "ranked" | q }}
-WHERE {{ "__rn" | q }} = 1;
+{{ common.latest_per_key(s, staging | temp, "__datasync_seq" | q, into=(dedup | temp)) }};
 CREATE UNIQUE CLUSTERED INDEX {{ "UX_Dedup" | q }} ON {{ dedup | temp }} ({{ collist(s.primary_key) }})
 {% endmacro %}
 
@@ -42,7 +33,7 @@ SET NOCOUNT ON;
 DECLARE @changes TABLE ({{ "action" | q }} NVARCHAR(10) NOT NULL);
 MERGE {{ s.name | q }} WITH (HOLDLOCK) AS {{ "target" | q }}
 USING {{ dedup | temp }} AS {{ "source" | q }}
-ON {{ keymatch(s, "target", "source") }}
+ON {{ common.keymatch(s, "target", "source") }}
 WHEN MATCHED AND {{ "source" | q }}.{{ s.last_update_column | q }} > {{ "target" | q }}.{{ s.last_update_column | q }} THEN
     UPDATE SET
 {% for c in s.non_key_columns %}

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
     "ErrorMessage" TEXT
 );
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_LastSuccess" ON "DataUpdate" ("TableName", "UpdateType", "StartDT") WHERE "WasSuccessful" = 1;
-CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("TableName") WHERE "NumberRecords" = -2;
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("TableName") WHERE "NumberRecords" = {{ IN_PROGRESS }};
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_StartDT" ON "DataUpdate" ("StartDT")
 {% endmacro %}
 

@@ -1,7 +1,8 @@
 {# Staging, de-duplication and the guarded upsert for PostgreSQL.
    Staging tables are session TEMP tables filled by COPY; "__datasync_seq" records load order so
    that of two rows with the same key and LastUpdateDT the later one wins, as on the other targets. #}
-{% macro collist(cols, prefix="") %}{% for c in cols %}{{ prefix }}{{ c | q }}{{ ", " if not loop.last }}{% endfor %}{% endmacro %}
+{% import "common/merge.sql" as common %}
+{% macro collist(cols, prefix="") %}{{ common.collist(cols, prefix) }}{% endmacro %}
 
 {% macro create_staging(s, staging, types) %}
 CREATE TEMP TABLE {{ staging | q }} (
@@ -16,20 +17,9 @@ CREATE TEMP TABLE {{ staging | q }} (
 COPY {{ table | q }} ({{ collist(cols) }}) FROM STDIN WITH (FORMAT csv)
 {% endmacro %}
 
-{% macro copy_binary(table, cols) %}
-COPY {{ table | q }} ({{ collist(cols) }}) FROM STDIN WITH (FORMAT binary)
-{% endmacro %}
-
 {% macro dedupe(s, staging, dedup) %}
 CREATE TEMP TABLE {{ dedup | q }} AS
-SELECT {{ collist(s.column_names) }}
-FROM (
-    SELECT {{ collist(s.column_names) }},
-           ROW_NUMBER() OVER (PARTITION BY {{ collist(s.primary_key) }}
-                              ORDER BY {{ s.last_update_column | q }} DESC, "__datasync_seq" DESC) AS "__rn"
-    FROM {{ staging | q }}
-) AS ranked
-WHERE "__rn" = 1
+{{ common.latest_per_key(s, staging | q, "__datasync_seq" | q) }}
 {% endmacro %}
 
 {# One statement: insert new keys, update existing keys only with a newer LastUpdateDT.

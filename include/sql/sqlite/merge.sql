@@ -1,5 +1,6 @@
 {# Staging, de-duplication and the guarded upsert for SQLite. #}
-{% macro collist(cols, prefix="") %}{% for c in cols %}{{ prefix }}{{ c | q }}{{ ", " if not loop.last }}{% endfor %}{% endmacro %}
+{% import "common/merge.sql" as common %}
+{% macro collist(cols, prefix="") %}{{ common.collist(cols, prefix) }}{% endmacro %}
 
 {% macro create_staging(s, staging, types) %}
 CREATE TEMP TABLE {{ staging | q }} ({% for c in s.columns %}{{ c.name | q }} {{ types[c.name] }}{{ ", " if not loop.last }}{% endfor %})
@@ -11,13 +12,7 @@ INSERT INTO {{ "temp." if temp }}{{ table | q }} ({{ collist(cols) }}) VALUES ({
 
 {% macro dedupe(s, staging, dedup) %}
 CREATE TEMP TABLE {{ dedup | q }} AS
-SELECT {{ collist(s.column_names) }}
-FROM (
-    SELECT {{ collist(s.column_names) }},
-           ROW_NUMBER() OVER (PARTITION BY {{ collist(s.primary_key) }} ORDER BY {{ s.last_update_column | q }} DESC, rowid DESC) AS "__rn"
-    FROM temp.{{ staging | q }}
-)
-WHERE "__rn" = 1
+{{ common.latest_per_key(s, "temp." ~ (staging | q), "rowid") }}
 {% endmacro %}
 
 {% macro count_changes(s, dedup) %}
@@ -27,7 +22,7 @@ SELECT
                       AND d.{{ s.last_update_column | q }} > t.{{ s.last_update_column | q }} THEN 1 ELSE 0 END), 0) AS updated
 FROM temp.{{ dedup | q }} AS d
 LEFT JOIN {{ s.name | q }} AS t
-  ON {% for k in s.primary_key %}t.{{ k | q }} = d.{{ k | q }}{{ " AND " if not loop.last }}{% endfor %}
+  ON {{ common.keymatch(s, "t", "d") }}
 
 {% endmacro %}
 

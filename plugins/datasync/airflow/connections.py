@@ -1,56 +1,94 @@
-"""Airflow connections to datasync endpoints, resolved the Airflow way.
+"""Connections inside Airflow: definitions from Airflow, DB-API connections from the providers' hooks.
 
-``AIRFLOW_CONN_DATASYNC_TARGET=sqlite:////tmp/cache.db`` works for the CLI as
-for DAGs; connections in the metadata DB work too. The target class is picked
-by the connection's type, so adding a dialect never touches the engine.
+The hook owns the connection, the dialect owns the SQL (as common-sql has it):
+``HookConnector`` looks a connection up the Airflow way (secrets backends,
+AIRFLOW_CONN_* variables, the metadata DB), opens it through its provider's
+hook (PostgresHook, MsSqlHook; a SQLite file is opened directly) and hands the DB-API connection to
+the dialect class from datasync.connections.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from datasync.core.errors import ConfigError
+from datasync.connections import ConnectionInfo, open_source, open_target, target_class
+from datasync.connections.connector import missing
+from datasync.connections.drivers import MSSQL_DEFAULT_PORT, mssql_extras, postgres_kwargs
 
 if TYPE_CHECKING:
+    from datasync.fetchers.base import SourceReader
     from datasync.targets.base import Target
-
-TARGETS = {
-    "sqlite": "datasync.targets.sqlite:SqliteTarget",
-    "postgres": "datasync.targets.postgres:PostgresTarget",
-    "postgresql": "datasync.targets.postgres:PostgresTarget",
-    "mssql": "datasync.targets.mssql:MssqlTarget",
-}
 
 
 def get_connection(conn_id: str) -> Any:
-    """The Airflow Connection ``conn_id`` (env var or metadata DB), or a ConfigError naming it."""
+    """The Airflow Connection ``conn_id`` (secrets backend, env var or metadata DB), or a ConfigError."""
     from airflow.sdk import BaseHook
 
     try:
         return BaseHook.get_connection(conn_id)
     except Exception as exc:  # noqa: BLE001 - Airflow raises several types for "not found"
-        raise ConfigError(
-            [f"Airflow connection {conn_id!r} is not defined ({exc}); set AIRFLOW_CONN_{conn_id.upper()} or add it"]
-        ) from None
+        raise missing(conn_id, str(exc)) from None
 
 
-def sqlite_path(conn: Any) -> str:
-    """File path of a sqlite connection: ``sqlite:////abs/path.db`` puts it in schema, the UI in host."""
-    return conn.host or conn.schema or ":memory:"
+def lookup(conn_id: str) -> ConnectionInfo:
+    """The definition of ``conn_id`` as Airflow resolves it (the CLI's fallback after AIRFLOW_CONN_*)."""
+    return ConnectionInfo.from_attributes(get_connection(conn_id))
 
 
-def target_class(conn_type: str) -> type[Target]:
-    try:
-        module, name = TARGETS[conn_type].split(":")
-    except KeyError:
-        raise ConfigError(
-            [f"connection type {conn_type!r} is not a supported target; supported: {', '.join(sorted(TARGETS))}"]
-        ) from None
-    return getattr(import_module(module), name)
+def _postgres(conn: Any) -> Any:
+    """psycopg 3 from PostgresHook; a hook that speaks only psycopg2 gets its parameters reused."""
+    import psycopg
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    raw = PostgresHook(postgres_conn_id=conn.conn_id, connection=conn).get_conn()
+    if isinstance(raw, psycopg.Connection):
+        return raw
+    raw.close()  # COPY from a stream needs psycopg 3
+    return psycopg.connect(**postgres_kwargs(ConnectionInfo.from_attributes(conn)))
 
 
-def open_target(conn_id: str, bulk_copy_batch_size: int = 10_000) -> Target:
-    """A connected Target for Airflow connection ``conn_id``."""
-    conn = get_connection(conn_id)
-    return target_class(conn.conn_type).from_connection(conn, bulk_copy_batch_size)
+def _mssql(conn: Any) -> Any:
+    """pymssql from MsSqlHook, with the port and the extras datasync relies on defaulted."""
+    import copy
+    import json
+
+    from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
+
+    defaulted = copy.copy(conn)
+    defaulted.port = conn.port or MSSQL_DEFAULT_PORT
+    defaulted.extra = json.dumps(mssql_extras(ConnectionInfo.from_attributes(conn)))
+    return MsSqlHook(mssql_conn_id=conn.conn_id, connection=defaulted).get_conn()
+
+
+#: connection types opened through their provider's hook (a SQLite file needs none)
+_HOOKS = {"postgres": _postgres, "mssql": _mssql}
+
+
+class HookConnector:
+    """Connections for tasks: Airflow's lookup, the providers' hooks for the DB-API connections."""
+
+    def info(self, conn_id: str) -> ConnectionInfo:
+        return lookup(conn_id)
+
+    def target(self, conn_id: str, bulk_copy_batch_size: int = 10_000) -> Target:
+        conn = get_connection(conn_id)
+        info = ConnectionInfo.from_attributes(conn)
+        target_class(info.conn_type)  # an unsupported type fails before the hook connects
+        opener = _HOOKS.get(info.conn_type)
+        return open_target(info, bulk_copy_batch_size, opener(conn) if opener else None)
+
+    def source(self, conn_id: str, options: Mapping[str, Any] | None = None) -> SourceReader:
+        conn = get_connection(conn_id)
+        info = ConnectionInfo.from_attributes(conn)
+        options = dict(options or {})
+        if info.conn_type == "odbc":
+            options.setdefault("driver_in_extra", _odbc_driver_in_extra())
+        db = _postgres(conn) if info.conn_type == "postgres" else None
+        return open_source(info, db, options)
+
+
+def _odbc_driver_in_extra() -> bool:
+    from airflow.configuration import conf
+
+    return conf.getboolean("providers.odbc", "allow_driver_in_extra", fallback=False)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from datasync.airflow.connections import HookConnector
 from datasync.config import DataSyncConfig
 from datasync.core.errors import ConfigError, PermanentSyncError, SyncCancelled, TransientSyncError
 
@@ -130,7 +131,7 @@ class PriorityGateOperator(_DataSyncBase):
             log.info(reason)
             return reason
         try:
-            decision = service.gate(self.config, self.table, self.sync_type)
+            decision = service.gate(self.config, self.table, self.sync_type, connector=HookConnector())
         except PermanentSyncError as exc:
             raise AirflowFailException(f"{self.table} {self.sync_type} priority gate: {exc}") from exc
         log.info("priority gate: %s", decision.reason)
@@ -160,10 +161,8 @@ class DataSyncOperator(_DataSyncBase):
     # ------------------------------------------------------------------ pieces
     def open_target(self) -> Target:
         """A new connection to the target, through the dialect of the connection's type."""
-        from datasync.airflow.connections import get_connection, target_class
-
-        conn = get_connection(self.config.target_conn_id)
-        conn_type = (conn.conn_type or "").lower()
+        connector = HookConnector()
+        conn_type = connector.info(self.config.target_conn_id).conn_type
         if self.target_conn_type and conn_type != self.target_conn_type:
             raise ConfigError(
                 [
@@ -171,7 +170,7 @@ class DataSyncOperator(_DataSyncBase):
                     f"{self.config.target_conn_id!r} has type {conn_type!r}; use DataSyncOperator"
                 ]
             )
-        return target_class(conn_type).from_connection(conn, self.config.bulk_copy_batch_size)
+        return connector.target(self.config.target_conn_id, self.config.bulk_copy_batch_size)
 
     def sync_request(self, context: Any) -> SyncRequest:
         """The engine request for this run: parameters, backfill window, run id."""
@@ -207,7 +206,9 @@ class DataSyncOperator(_DataSyncBase):
             " (full refresh)" if request.full_refresh else f" from {request.minimum_dt.isoformat()}" if request.minimum_dt else "",
         )
         try:
-            result = service.sync_table(self.config, request, target=target, on_started=self._started)
+            result = service.sync_table(
+                self.config, request, target=target, on_started=self._started, connector=HookConnector()
+            )
         except PermanentSyncError as exc:
             raise AirflowFailException(f"{self.table} {self.sync_type} sync failed, not retried: {exc}") from exc
         except TransientSyncError:
@@ -278,7 +279,7 @@ class RecoveryOperator(_DataSyncBase):
     def execute(self, context: Any) -> dict[str, int]:
         from datasync.engine import service
 
-        closed = service.recover(self.config)
+        closed = service.recover(self.config, connector=HookConnector())
         if closed:
             for table, count in closed.items():
                 log.warning("%s: closed %d interrupted sync(s)", table, count)
@@ -296,7 +297,7 @@ class PurgeOperator(_DataSyncBase):
     def execute(self, context: Any) -> int:
         from datasync.engine import service
 
-        deleted = service.purge(self.config)
+        deleted = service.purge(self.config, connector=HookConnector())
         log.info("purged %d DataUpdate rows older than %d days", deleted, self.config.purge_retention_days)
         return deleted
 
@@ -317,7 +318,7 @@ class HealthOperator(_DataSyncBase):
         from datasync.airflow import alerts
         from datasync.engine import service
 
-        report = service.health(self.config)
+        report = service.health(self.config, connector=HookConnector())
         data = report.as_dict()
         log.info("datasync health: %s", report.status)
         for name, table in report.tables.items():

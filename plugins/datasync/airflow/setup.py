@@ -11,7 +11,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from datasync.airflow.connections import lookup
 from datasync.config import DataSyncConfig
+from datasync.connections import SOURCES, TARGETS
 from datasync.core.errors import ConfigError
 
 POOL_DESCRIPTION = "datasync sync tasks: at most MaxDegreeOfParallelism syncs at once"
@@ -33,28 +37,20 @@ def ensure_pool(name: str, slots: int) -> str:
     return f"pool {name}: {slots} slots (was {before})"
 
 
-def _connection_line(role: str, conn_id: str, supported: dict[str, str]) -> tuple[str, str | None]:
+def _connection_line(role: str, conn_id: str, supported: Iterable[str]) -> tuple[str, str | None]:
     """(line, problem or None) for one connection."""
-    from datasync.airflow.connections import get_connection
-
     try:
-        conn = get_connection(conn_id)
+        info = lookup(conn_id)
     except ConfigError as exc:
         return f"connection {conn_id} ({role}): MISSING", "; ".join(exc.problems)
-    conn_type = (conn.conn_type or "").lower()
-    where = conn.host or conn.schema or ""
-    if conn_type not in supported:
-        problem = (
-            f"connection {conn_id!r} ({role}) has type {conn_type!r}; supported: {', '.join(sorted(supported))}"
-        )
-        return f"connection {conn_id} ({role}): type {conn_type} not supported", problem
-    return f"connection {conn_id} ({role}): {conn_type}{f' {where}' if where else ''}", None
+    if info.conn_type not in supported:
+        problem = f"connection {conn_id!r} ({role}) has type {info.conn_type!r}; supported: {', '.join(sorted(supported))}"
+        return f"connection {conn_id} ({role}): type {info.conn_type} not supported", problem
+    return f"connection {conn_id} ({role}): {info.conn_type}{f' {info.where}' if info.where else ''}", None
 
 
 def check_connections(config: DataSyncConfig) -> tuple[list[str], list[str]]:
     """(lines, problems) for the target and every source system an enabled table uses."""
-    from datasync.airflow.connections import TARGETS
-    from datasync.sources import READERS as source_types
     lines, problems = [], []
     line, problem = _connection_line("target", config.target_conn_id, TARGETS)
     lines.append(line)
@@ -63,18 +59,16 @@ def check_connections(config: DataSyncConfig) -> tuple[list[str], list[str]]:
     used = sorted({t.source_system for t in config.enabled_tables()})
     for system in used:
         conn_id = config.source_system(system).conn_id
-        line, problem = _connection_line(f"{system} source", conn_id, source_types)
+        line, problem = _connection_line(f"{system} source", conn_id, SOURCES)
         lines.append(line)
         if problem:
             problems.append(problem)
     if config.target_type:
-        from datasync.airflow.connections import get_connection
-
         try:
-            actual = (get_connection(config.target_conn_id).conn_type or "").lower()
+            actual = lookup(config.target_conn_id).conn_type
         except ConfigError:
             actual = None
-        if actual and actual.replace("postgresql", "postgres") != config.target_type:
+        if actual and actual != config.target_type:
             problems.append(
                 f"TargetType is {config.target_type!r} but connection {config.target_conn_id!r} has type {actual!r}"
             )

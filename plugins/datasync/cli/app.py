@@ -44,6 +44,26 @@ def _config(path: Path | None) -> Any:
     return load_config(path)
 
 
+def _airflow_lookup(conn_id: str) -> Any:
+    from datasync.airflow.connections import lookup
+
+    return lookup(conn_id)
+
+
+def connector() -> Any:
+    """AIRFLOW_CONN_* read directly (no Airflow import); Airflow's own lookup for the rest.
+
+    With a secrets backend configured Airflow asks it before the environment, so then
+    every lookup goes through Airflow, in Airflow's order.
+    """
+    from datasync.connections import DirectConnector
+    from datasync.connections.info import secrets_backend_configured
+
+    if secrets_backend_configured():
+        return DirectConnector(fallback=_airflow_lookup, environ={})
+    return DirectConnector(fallback=_airflow_lookup)
+
+
 def _fail(exc: BaseException, code: int = 1) -> None:
     if isinstance(exc, ConfigError):
         err.print(f"[red]configuration error{' in ' + exc.path if exc.path else ''}:[/red]")
@@ -106,7 +126,7 @@ def init_db(config: ConfigOpt = None) -> None:
     from datasync.engine import service
 
     try:
-        names = service.init_db(_config(config))
+        names = service.init_db(_config(config), connector=connector())
     except DataSyncError as exc:
         _fail(exc)
     out.print(f"target ready: DataUpdate, {', '.join(names)}")
@@ -152,7 +172,7 @@ def run(
     try:
         cfg = _config(config)
         with sync_progress(f"{table} {request.sync_type}") as progress:
-            result = service.sync_table(cfg, request, progress=progress)
+            result = service.sync_table(cfg, request, progress=progress, connector=connector())
     except (DataSyncError, KeyboardInterrupt) as exc:
         _fail(exc)
     except Exception as exc:  # noqa: BLE001 - driver errors: the ledger has it, print one line
@@ -169,7 +189,7 @@ def run_due(config: ConfigOpt = None) -> None:
     from datasync.engine import service
 
     try:
-        outcomes = service.run_due(_config(config))
+        outcomes = service.run_due(_config(config), connector=connector())
     except DataSyncError as exc:
         _fail(exc)
     if not outcomes:
@@ -203,7 +223,7 @@ def ledger(
     from datasync.engine.service import target_session
 
     try:
-        with target_session(_config(config)) as target:
+        with target_session(_config(config), connector=connector()) as target:
             lg = Ledger(target)
             lg.ensure()
             rows = lg.recent(table, limit)
@@ -225,7 +245,7 @@ def recover(config: ConfigOpt = None) -> None:
     from datasync.engine import service
 
     try:
-        closed = service.recover(_config(config))
+        closed = service.recover(_config(config), connector=connector())
     except DataSyncError as exc:
         _fail(exc)
     out.print(f"closed {sum(closed.values())} interrupted sync(s)" + (f": {closed}" if closed else ""))
@@ -237,7 +257,7 @@ def purge(config: ConfigOpt = None) -> None:
     from datasync.engine import service
 
     try:
-        deleted = service.purge(_config(config))
+        deleted = service.purge(_config(config), connector=connector())
     except DataSyncError as exc:
         _fail(exc)
     out.print(f"purged {deleted} ledger row(s)")
@@ -252,7 +272,7 @@ def health(
     from datasync.engine import service
 
     try:
-        report = service.health(_config(config))
+        report = service.health(_config(config), connector=connector())
     except DataSyncError as exc:
         _fail(exc, code=2)
     if as_json:

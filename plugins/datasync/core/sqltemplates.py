@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import jinja2
 
+from datasync.core.types import LedgerState
+
 
 def sql_root() -> Path:
     """The package's SQL folder (or $DATASYNC_SQL_DIR, to try templates without reinstalling)."""
@@ -47,6 +49,7 @@ class SqlTemplates:
         self.env.filters["q"] = quote
         self.env.globals["p"] = placeholder
         self.env.globals["q"] = quote
+        self.env.globals.update(IN_PROGRESS=int(LedgerState.IN_PROGRESS), FAILED=int(LedgerState.FAILED))
 
     def render(self, family: str, statement: str, **params: Any) -> str:
         """Render macro ``statement`` of include/sql/<folder>/<family>.sql, else of common/<family>.sql.

@@ -1,5 +1,9 @@
 """Operations the CLI and the Airflow operators share: one place that opens
 connections from the config and calls the engine.
+
+Connections come from a ``Connector`` (datasync.connections): the CLI's reads
+AIRFLOW_CONN_* itself, the Airflow layer's opens them through the providers'
+hooks. Without one, AIRFLOW_CONN_* variables are the only source.
 """
 
 from __future__ import annotations
@@ -9,11 +13,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import datetime
 
 from datasync.engine import health as health_mod
 from datasync.config import DataSyncConfig
-from datasync.airflow.connections import open_target
+from datasync.connections import Connector, DirectConnector
 from datasync.core.errors import TableLockTimeout
 from datasync.engine.ledger import Ledger, utcnow
 from datasync.postprocessors import post_processor
@@ -21,33 +26,37 @@ from datasync.engine.schedule import GateDecision, due_syncs, priority_gate
 from datasync.engine.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
 from datasync.targets.base import Target
 
+if TYPE_CHECKING:
+    from datasync.fetchers.base import SourceReader
+
 log = logging.getLogger(__name__)
 
 
 @contextmanager
-def target_session(config: DataSyncConfig, target: Target | None = None) -> Iterator[Target]:
+def target_session(
+    config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None
+) -> Iterator[Target]:
     """The given target, or a new connection to the config's target that is closed afterwards."""
     if target is not None:
         yield target
         return
-    opened = open_target(config.target_conn_id, config.bulk_copy_batch_size)
+    opened = (connector or DirectConnector()).target(config.target_conn_id, config.bulk_copy_batch_size)
     try:
         yield opened
     finally:
         opened.close()
 
 
-def source_opener(config: DataSyncConfig, table: str) -> Callable:
+def source_opener(config: DataSyncConfig, table: str, connector: Connector | None = None) -> Callable[[], SourceReader]:
     """A zero-argument callable opening the source connection of ``table``'s source system."""
-    from datasync.sources import open_source
-
     conn_id = config.source_system(config.table(table).source_system).conn_id
-    return lambda: open_source(conn_id)
+    connector = connector or DirectConnector()
+    return lambda: connector.source(conn_id)
 
 
-def init_db(config: DataSyncConfig, target: Target | None = None) -> list[str]:
+def init_db(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> list[str]:
     """Create DataUpdate and every enabled table (idempotent); return the table names."""
-    with target_session(config, target) as t:
+    with target_session(config, target, connector) as t:
         Ledger(t).ensure()
         names = []
         for ds in config.data_sources:
@@ -63,9 +72,10 @@ def sync_table(
     target: Target | None = None,
     progress: ProgressCallback | None = None,
     on_started: Callable[[int], None] | None = None,
+    connector: Connector | None = None,
 ) -> SyncResult:
-    with target_session(config, target) as t:
-        result = run_sync(config, request, t, source_opener(config, request.table), progress, on_started)
+    with target_session(config, target, connector) as t:
+        result = run_sync(config, request, t, source_opener(config, request.table, connector), progress, on_started)
         table = config.table(request.table)
         if table.post_processor_type_name:
             log.info("%s: running post-processor %s", table.table_name, table.post_processor_type_name)
@@ -73,19 +83,21 @@ def sync_table(
         return result
 
 
-def gate(config: DataSyncConfig, table: str, sync_type: str, target: Target | None = None) -> GateDecision:
+def gate(
+    config: DataSyncConfig, table: str, sync_type: str, target: Target | None = None, connector: Connector | None = None
+) -> GateDecision:
     """Priority gate for a scheduled Daily/Hourly run (Mass always runs)."""
     ds = config.table(table)
-    with target_session(config, target) as t:
+    with target_session(config, target, connector) as t:
         ledger = Ledger(t)
         ledger.ensure()
         return priority_gate(ds, sync_type, ledger.last_success(ds.table_name), ledger.running_types(ds.table_name), utcnow())
 
 
-def recover(config: DataSyncConfig, target: Target | None = None) -> dict[str, int]:
+def recover(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> dict[str, int]:
     """Close in-progress ledger rows of tables whose lock is free (their sync is dead)."""
     closed: dict[str, int] = {}
-    with target_session(config, target) as t:
+    with target_session(config, target, connector) as t:
         ledger = Ledger(t)
         ledger.ensure()
         for table in ledger.in_progress_tables():
@@ -97,15 +109,17 @@ def recover(config: DataSyncConfig, target: Target | None = None) -> dict[str, i
     return closed
 
 
-def purge(config: DataSyncConfig, target: Target | None = None) -> int:
-    with target_session(config, target) as t:
+def purge(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> int:
+    with target_session(config, target, connector) as t:
         ledger = Ledger(t)
         ledger.ensure()
         return ledger.purge(config.purge_retention_days)
 
 
-def health(config: DataSyncConfig, target: Target | None = None, now: datetime | None = None) -> health_mod.HealthReport:
-    with target_session(config, target) as t:
+def health(
+    config: DataSyncConfig, target: Target | None = None, now: datetime | None = None, connector: Connector | None = None
+) -> health_mod.HealthReport:
+    with target_session(config, target, connector) as t:
         ledger = Ledger(t)
         ledger.ensure()
         return health_mod.evaluate(config, ledger, now or utcnow())
@@ -119,12 +133,14 @@ class DueOutcome:
     error: str | None
 
 
-def run_due(config: DataSyncConfig, run_id: str | None = None, now: datetime | None = None) -> list[DueOutcome]:
+def run_due(
+    config: DataSyncConfig, run_id: str | None = None, now: datetime | None = None, connector: Connector | None = None
+) -> list[DueOutcome]:
     """Run every due sync, highest priority first, at most MaxDegreeOfParallelism at once.
 
     Each sync opens its own target connection: parallel syncs share nothing.
     """
-    with target_session(config) as t:
+    with target_session(config, connector=connector) as t:
         ledger = Ledger(t)
         ledger.ensure()
         facts = {
@@ -136,7 +152,7 @@ def run_due(config: DataSyncConfig, run_id: str | None = None, now: datetime | N
     def one(pair: tuple) -> DueOutcome:
         ds, sync_type = pair
         try:
-            result = sync_table(config, SyncRequest(ds.table_name, sync_type, run_id=run_id))
+            result = sync_table(config, SyncRequest(ds.table_name, sync_type, run_id=run_id), connector=connector)
             return DueOutcome(ds.table_name, sync_type, result, None)
         except Exception as exc:  # noqa: BLE001 - one table's failure must not stop the others
             log.error("%s %s sync failed: %s", ds.table_name, sync_type, exc)

@@ -2,13 +2,11 @@
 
 The reader runs the fetcher's query through arrow-odbc, which binds column
 buffers and fills Arrow arrays in Rust: no Python object per row or value.
-The connection string is the one ``OdbcHook`` builds from the Airflow
-connection (DRIVER, DSN, SERVER, DATABASE, UID, PWD, PORT, then every extra
-as ``key=value``), so a connection that works for Airflow's ODBC operators
-works here. The driver comes, as in ``OdbcHook``, from the hook argument
-(``driver=``), else from the connection extra ``driver`` when Airflow's
-``[providers.odbc] allow_driver_in_extra`` is true, else from
-``OdbcHook.default_driver``; a DSN in the extra works without a driver.
+The connection string is built as ``OdbcHook`` builds it
+(datasync.connections.drivers.odbc_connection_string: DRIVER, DSN, SERVER,
+DATABASE, PORT, then every extra as ``key=value``; credentials are passed
+apart and escaped by arrow-odbc), so a connection that works for Airflow's
+ODBC operators works here.
 
 Memory is bounded by the transit buffer: at most ``chunk_rows`` rows and
 ``max_bytes_per_batch`` bytes (two buffers while fetching concurrently),
@@ -24,13 +22,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
 from datasync.core.identifiers import validate_identifier
+from datasync.sources.base import Reader, conform, datetime_text
 
 CHUNK_ROWS = 16_384
 """Rows per ODBC fetch (the transit buffer); a batch never holds more than the fetcher's BatchSize.
@@ -68,42 +66,9 @@ def _text(value: Any) -> str | None:
     """A bound value as text: arrow-odbc binds every parameter as VARCHAR."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
-        return text + (f".{value.microsecond:06d}" if value.microsecond else "")
-    if isinstance(value, date):
-        return value.isoformat()
     if isinstance(value, bool):
         return "1" if value else "0"
-    return str(value)
-
-
-def connection_string(conn: Any, driver: str | None = None) -> tuple[str, str | None, str | None]:
-    """(connection string without credentials, login, password) for Airflow connection ``conn``.
-
-    Built by ``OdbcHook.odbc_connection_string``; login and password are
-    passed to arrow-odbc separately, which escapes them (the hook would not).
-    """
-    from airflow.providers.odbc.hooks.odbc import OdbcHook
-
-    # The hook writes PWD=... unescaped; arrow-odbc escapes UID and PWD itself, so the string
-    # is built from a copy of the connection without credentials.
-    anonymous = conn.__class__(
-        conn_id=conn.conn_id, conn_type=conn.conn_type, host=conn.host, schema=conn.schema, port=conn.port, extra=conn.extra
-    )
-    hook = OdbcHook(odbc_conn_id=conn.conn_id, driver=driver)
-    # OdbcHook.__init__ drops a connection passed as an argument and the property's setter is
-    # a no-op: hand the hook the (credential-free) connection it would otherwise look up.
-    hook._connection = anonymous
-    text = hook.odbc_connection_string
-    if not hook.driver and not hook.dsn:
-        raise ConfigError(
-            [
-                f"ODBC connection {conn.conn_id!r} names neither a driver nor a DSN: put 'driver' in its extra "
-                "and set [providers.odbc] allow_driver_in_extra = True, or a 'dsn' defined in odbc.ini"
-            ]
-        )
-    return text, conn.login or None, conn.password or None
+    return str(datetime_text(value))
 
 
 _COLUMN_NAME = (
@@ -128,7 +93,7 @@ def _classify(exc: Exception, table: str) -> Exception:
     return SourceDataError(f"source {table}: {text}")
 
 
-class OdbcSourceReader:
+class OdbcSourceReader(Reader):
     """A source read through an ODBC driver (unixODBC on Linux) into Arrow batches."""
 
     dialect = "odbc"
@@ -158,15 +123,6 @@ class OdbcSourceReader:
             )
         except arrow_odbc.Error as exc:
             raise TransientSyncError(f"cannot connect to the ODBC source: {exc}") from None
-
-    @classmethod
-    def from_connection(cls, conn: Any, driver: str | None = None, **options: Any) -> OdbcSourceReader:
-        text, login, password = connection_string(conn, driver)
-        return cls(text, login, password, **options)
-
-    def quote(self, name: str) -> str:
-        """ANSI quoting (SQL Server with QUOTED_IDENTIFIER ON, Oracle, DB2, PostgreSQL, SQLite)."""
-        return '"' + validate_identifier(name).replace('"', '""') + '"'
 
     def placeholder(self, name: str) -> str:
         return ":" + validate_identifier(name, "parameter")
@@ -207,12 +163,6 @@ class OdbcSourceReader:
     def close(self) -> None:
         self.conn = None  # arrow-odbc closes the connection when it is collected
 
-    def __enter__(self) -> OdbcSourceReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _target_names(names: Sequence[str], schema: pa.Schema | None) -> list[str]:
     """Result column names, spelled as in ``schema`` when they match case-insensitively."""
@@ -222,55 +172,4 @@ def _target_names(names: Sequence[str], schema: pa.Schema | None) -> list[str]:
     return [wanted.get(n.lower(), n) for n in names]
 
 
-def conform(
-    batch: pa.RecordBatch, names: Sequence[str], schema: pa.Schema | None, table: str, key_columns: Sequence[str]
-) -> pa.RecordBatch:
-    """Rename to ``names`` and cast the columns named in ``schema`` (safe casts, nothing truncated)."""
-    arrays = list(batch.columns)
-    if schema is not None:
-        missing = [n for n in schema.names if n not in names]
-        if missing:
-            raise SchemaDriftError(f"{table}: the query did not return column(s) {', '.join(missing)}")
-        for i, name in enumerate(names):
-            if name in schema.names:
-                arrays[i] = _cast(arrays[i], schema.field(name).type, table, name, batch, names, key_columns)
-    return pa.RecordBatch.from_arrays(arrays, names=list(names))
-
-
-def _cast(
-    arr: pa.Array,
-    target: pa.DataType,
-    table: str,
-    column: str,
-    batch: pa.RecordBatch,
-    names: Sequence[str],
-    key_columns: Sequence[str],
-) -> pa.Array:
-    if arr.type == target:
-        return arr
-    if pa.types.is_null(arr.type):
-        return pa.nulls(len(arr), target)
-    try:
-        return arr.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        for i in range(len(arr)):  # error path only: name the first value that does not convert
-            try:
-                arr.slice(i, 1).cast(target)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise SourceDataError(
-                    f"{table}.{column}, row {_row_key(batch, names, key_columns, i)}: "
-                    f"{arr[i].as_py()!r} cannot be read as {target}"
-                ) from None
-        raise SourceDataError(f"{table}.{column}: cannot be read as {target} ({exc})") from None
-
-
-def _row_key(batch: pa.RecordBatch, names: Sequence[str], key_columns: Sequence[str], i: int) -> str:
-    parts = []
-    for key in key_columns:
-        if key in names:
-            value = batch.column(names.index(key))[i].as_py()
-            parts.append(f"{key}={value.strip() if isinstance(value, str) else value!r}")
-    return ", ".join(parts) or f"#{i}"
-
-
-__all__ = ["OdbcSourceReader", "connection_string", "conform", "positional"]
+__all__ = ["OdbcSourceReader", "positional"]

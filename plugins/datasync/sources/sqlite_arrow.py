@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from datasync.core.identifiers import validate_identifier
+from datasync.core.identifiers import quote_ansi, validate_identifier
 from datasync.core.scalars import single
 
 __all__ = ["FastPathUnavailable", "adbc_available", "read_sqlite_arrow"]
@@ -45,10 +45,6 @@ def adbc_available() -> bool:
     return True
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _witness(field: pa.Field | None) -> str:
     """A literal of the storage class ADBC should infer for the column."""
     if field is None:
@@ -65,7 +61,7 @@ def _witness(field: pa.Field | None) -> str:
 
 def _normalised(name: str, field: pa.Field | None) -> str:
     """The column as selected: whole REALs in integer columns become INTEGERs."""
-    col = _q(name)
+    col = quote_ansi(name)
     if field is not None and pa.types.is_integer(field.type):
         return f"CASE WHEN typeof({col}) = 'real' AND {col} = CAST({col} AS INTEGER) THEN CAST({col} AS INTEGER) ELSE {col} END"
     return col
@@ -77,7 +73,7 @@ _PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
 def wrap_query(sql: str, names: Sequence[str], schema: pa.Schema | None) -> str:
     """``sql`` behind a witness row, with integer columns normalised; names stay as they were."""
     fields = {n: (schema.field(n) if schema is not None and n in schema.names else None) for n in names}
-    witness = ", ".join(f"{_witness(fields[n])} AS {_q(n)}" for n in names)
+    witness = ", ".join(f"{_witness(fields[n])} AS {quote_ansi(n)}" for n in names)
     body = ", ".join(_normalised(n, fields[n]) for n in names)
     return f"SELECT {witness}\nUNION ALL\nSELECT {body} FROM (\n{sql}\n)"
 

@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from datasync.core.identifiers import validate_identifier
+from datasync.core.identifiers import short_name, validate_identifier
 from datasync.core.schema import TableSchema
 from datasync.core.sqltemplates import SqlTemplates
+from datasync.core.times import utc_naive
 
 LEDGER_TABLE = "DataUpdate"
 
@@ -35,11 +36,13 @@ class Target(ABC):
     """One connection to the target database, with the dialect's SQL and loading hooks."""
 
     dialect: ClassVar[str]
+    #: the longest identifier the database keeps whole; longer generated names are shortened
     max_identifier_length: ClassVar[int] = 128
-    #: True when TRUNCATE/DDL can run inside the mass transaction (all our dialects).
-    transactional_ddl: ClassVar[bool] = True
+    #: the longest name of a session temp table (SQL Server appends a suffix to #names)
+    max_temp_name_length: ClassVar[int] = 128
 
     def __init__(self, conn: Any, bulk_copy_batch_size: int = 10_000):
+        """``conn``: an open DB-API connection (from the provider's hook or datasync.connections)."""
         self.conn = conn
         self.bulk_copy_batch_size = bulk_copy_batch_size
         self._depth = 0  # nesting of transaction() blocks
@@ -48,11 +51,6 @@ class Target(ABC):
     def _checked_quote(self, name: str) -> str:
         """The templates' ``q`` filter: only a validated plain identifier ever reaches SQL text."""
         return self.quote(validate_identifier(name))
-
-    @classmethod
-    @abstractmethod
-    def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> Target:
-        """Open a Target from an Airflow Connection (through the provider's hook where there is one)."""
 
     # ------------------------------------------------------------------ identifiers and SQL
     @staticmethod
@@ -75,7 +73,7 @@ class Target(ABC):
     def adapt(self, value: Any) -> Any:
         """Convert a Python value into what the driver stores (datetimes are UTC-naive)."""
         if isinstance(value, datetime) and value.tzinfo is not None:
-            return value.astimezone(timezone.utc).replace(tzinfo=None)
+            return utc_naive(value)
         return value
 
     def to_datetime(self, value: Any) -> datetime | None:
@@ -88,20 +86,30 @@ class Target(ABC):
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
         """Run one statement; return the driver's rowcount."""
+        with self._cursor() as cur:
+            self._send(cur, sql, params)
+            return cur.rowcount
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        with self._cursor() as cur:
+            self._send(cur, sql, params)
+            return [tuple(r) for r in cur.fetchall()]
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor for one statement, closed afterwards (dialects add their interrupt handling)."""
         cur = self.conn.cursor()
         try:
-            cur.execute(sql, {k: self.adapt(v) for k, v in (params or {}).items()})
-            return cur.rowcount
+            yield cur
         finally:
             cur.close()
 
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
-        cur = self.conn.cursor()
-        try:
-            cur.execute(sql, {k: self.adapt(v) for k, v in (params or {}).items()})
-            return [tuple(r) for r in cur.fetchall()]
-        finally:
-            cur.close()
+    def _send(self, cur: Any, sql: str, params: dict[str, Any] | None) -> None:
+        # Without parameters the text goes as it is (pymssql would run a %-formatting pass).
+        if params:
+            cur.execute(sql, {k: self.adapt(v) for k, v in params.items()})
+        else:
+            cur.execute(sql)
 
     def run(self, family: str, statement: str, params: dict[str, Any] | None = None, **kw: Any) -> int:
         return self.execute(self.render(family, statement, **kw), params)
@@ -164,20 +172,47 @@ class Target(ABC):
     def table_exists(self, name: str) -> bool:
         return bool(self.fetch("ddl", "table_exists", {"name": name}, name=name))
 
+    def _ddl_lock(self) -> None:
+        """Inside the creating transaction: keep concurrent "create if missing" of tables apart.
+
+        A no-op where the transaction itself serialises writers (SQLite's BEGIN IMMEDIATE).
+        """
+
+    @contextmanager
+    def _creating(self, name: str) -> Iterator[bool]:
+        """A DDL transaction under the DDL lock, yielding whether ``name`` still has to be created."""
+        if self.table_exists(name):
+            yield False
+            return
+        with self.transaction():
+            self._ddl_lock()
+            yield not self.table_exists(name)
+
     def ensure_table(self, schema: TableSchema) -> None:
         """Create the target table and its indexes if missing."""
-        if not self.table_exists(schema.name):
-            with self.transaction():
-                self.run("ddl", "create_table", s=schema, types=self.column_types(schema))
+        types = self.column_types(schema)  # a type the dialect cannot index fails before any DDL
+        with self._creating(schema.name) as missing:
+            if missing:
+                self.run("ddl", "create_table", s=schema, types=types, pk_name=self.pk_name(schema))
                 for ix in schema.indexes:
-                    self.run("ddl", "create_index", s=schema, index=schema.index_name(ix), cols=ix)
+                    self.run("ddl", "create_index", s=schema, index=self.index_name(schema, ix), cols=ix)
 
     def ensure_ledger(self) -> None:
-        if not self.table_exists(LEDGER_TABLE):
-            with self.transaction():
+        with self._creating(LEDGER_TABLE) as missing:
+            if missing:
                 for stmt in self.render("ledger", "create").split(";\n"):
                     if stmt.strip():
                         self.execute(stmt)
+
+    def fit(self, name: str, limit: int | None = None) -> str:
+        """A generated name (index, constraint, staging table) shortened to what the dialect keeps whole."""
+        return short_name(name, limit or self.max_identifier_length)
+
+    def pk_name(self, schema: TableSchema) -> str:
+        return self.fit(f"PK_{schema.name}")
+
+    def index_name(self, schema: TableSchema, columns: tuple[str, ...]) -> str:
+        return self.fit(schema.index_name(columns))
 
     def column_types(self, schema: TableSchema) -> dict[str, str]:
         return {c.name: self.column_type(c) for c in schema.columns}
@@ -189,7 +224,8 @@ class Target(ABC):
     # ------------------------------------------------------------------ loading
     def staging_names(self, table: str, operation_id: str) -> tuple[str, str]:
         """(#Staging{Table}_{OperationId}, #{Table}_{OperationId}) without the dialect's temp prefix."""
-        return f"Staging{table}_{operation_id}", f"{table}_{operation_id}"
+        limit = self.max_temp_name_length
+        return self.fit(f"Staging{table}_{operation_id}", limit), self.fit(f"{table}_{operation_id}", limit)
 
     def create_staging(self, schema: TableSchema, staging: str) -> None:
         self.run("merge", "create_staging", s=schema, staging=staging, types=self.column_types(schema))
@@ -210,12 +246,16 @@ class Target(ABC):
             self.run("merge", "drop_temp", name=name)
 
     def begin_mass(self, schema: TableSchema) -> None:
-        """Inside the mass transaction: disable non-PK indexes, empty the table."""
-        self.run("mass", "begin", s=schema)
+        """Inside the mass transaction: drop the non-PK indexes (loading without them is faster), empty the table."""
+        for ix in schema.indexes:
+            self.run("mass", "drop_index", index=self.index_name(schema, ix))
+        self.run("mass", "truncate", s=schema)
 
     def end_mass(self, schema: TableSchema, reindex: bool) -> None:
-        """Inside the mass transaction: rebuild/re-enable indexes, refresh statistics."""
-        self.run("mass", "end", s=schema, reindex=reindex)
+        """Inside the mass transaction: build the indexes over the loaded rows, refresh statistics."""
+        for ix in schema.indexes:
+            self.run("ddl", "create_index", s=schema, index=self.index_name(schema, ix), cols=ix)
+        self.run("mass", "analyze", s=schema)
 
     # ------------------------------------------------------------------ errors
     def is_transient(self, exc: BaseException) -> bool:

@@ -30,12 +30,9 @@ Bulk copy values (pymssql 2.4 / FreeTDS 1.5, read from their sources):
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,26 +40,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datasync.core.errors import DataSyncError, PermanentSyncError, TableLockTimeout, TransientSyncError, UnsafeIdentifier
-from datasync.core.identifiers import is_plain_identifier, validate_identifier
+from datasync.core.identifiers import MAX_IDENTIFIER_LENGTH, is_plain_identifier, quote_brackets, validate_identifier
 from datasync.core.schema import Column, TableSchema
-from datasync.targets.base import LEDGER_TABLE, Target
+from datasync.targets.base import Target
 
 log = logging.getLogger(__name__)
 
-MAX_IDENTIFIER_LENGTH = 128
 #: SQL Server caps the name of a #local temp table at 116 characters (it appends a suffix).
 MAX_TEMP_NAME_LENGTH = 116
 #: Widest NVARCHAR(n); longer strings are NVARCHAR(MAX).
 MAX_NVARCHAR = 4000
-DEFAULT_PORT = 1433
 DDL_LOCK_TIMEOUT_MS = 60_000
 LOCK_NAMESPACE = "datasync"
 
 _TYPES = {"int": "BIGINT", "float": "FLOAT", "date": "DATE", "datetime": "DATETIME2"}
 
-#: Connection extras we default when the Airflow connection leaves them out: TDS 7.4 returns
-#: DATE/DATETIME2 as date/datetime, use_datetime2 keeps microseconds in bound datetimes.
-_DEFAULT_EXTRAS = {"tds_version": "7.4", "use_datetime2": True, "appname": "datasync"}
 
 #: Server and client error numbers worth a retry: deadlock victim, lock request timeout, the
 #: DB-Library connection errors (timeout, dead or refused connection, write/read failure),
@@ -78,54 +70,17 @@ _OPERATION_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 _APPLOCK_FAILURES = {-1: "timed out", -2: "was cancelled", -3: "was chosen as deadlock victim", -999: "failed"}
 
 
-def quote_identifier(name: str) -> str:
-    """``[name]`` with any ``]`` doubled; names over 128 characters are refused, never cut."""
-    if not isinstance(name, str) or not name:
-        raise UnsafeIdentifier(f"identifier {name!r} is empty")
-    if len(name) > MAX_IDENTIFIER_LENGTH:
-        raise UnsafeIdentifier(f"identifier {name!r} is longer than {MAX_IDENTIFIER_LENGTH} characters")
-    return "[" + name.replace("]", "]]") + "]"
-
-
 def quote_temp(name: str) -> str:
     """``[#name]`` for a session temp table; ``name`` must fit SQL Server's 116-character cap."""
     full = "#" + name
     if len(full) > MAX_TEMP_NAME_LENGTH:
         raise UnsafeIdentifier(f"temp table name {full!r} is longer than {MAX_TEMP_NAME_LENGTH} characters")
-    return quote_identifier(full)
-
-
-def short_name(name: str, limit: int) -> str:
-    """``name`` if it fits ``limit``, else a prefix plus a hash of the whole name (still unique)."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
-    return f"{name[: limit - 9]}_{digest}"
+    return quote_brackets(full)
 
 
 def lock_resource(kind: str, name: str) -> str:
     """Applock resource for ``name`` (resources compare binary; table names do not)."""
     return f"{LOCK_NAMESPACE}:{kind}:{name.lower()}"
-
-
-def _with_defaults(conn: Any) -> Any:
-    """A copy of Airflow Connection ``conn`` with the port and pymssql extras we rely on defaulted."""
-    out = copy.copy(conn)
-    if not out.port:
-        out.port = DEFAULT_PORT
-    extras = dict(conn.extra_dejson)
-    missing = {k: v for k, v in _DEFAULT_EXTRAS.items() if k not in extras}
-    if missing:
-        out.extra = json.dumps({**extras, **missing})
-    return out
-
-
-def connect_mssql(conn: Any) -> Any:
-    """An open pymssql connection for Airflow Connection ``conn``, through the provider's MsSqlHook."""
-    from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
-
-    hook = MsSqlHook(mssql_conn_id=conn.conn_id, connection=_with_defaults(conn))
-    return hook.get_conn()
 
 
 # ---------------------------------------------------------------------- bulk copy values
@@ -159,6 +114,7 @@ def bulk_rows(batch: pa.RecordBatch, chunk_rows: int) -> Iterator[tuple]:
 class MssqlTarget(Target):
     dialect = "mssql"
     max_identifier_length = MAX_IDENTIFIER_LENGTH
+    max_temp_name_length = MAX_TEMP_NAME_LENGTH - 1  # the templates add the '#'
 
     def __init__(self, conn: Any, bulk_copy_batch_size: int = 10_000):
         super().__init__(conn, bulk_copy_batch_size)
@@ -168,14 +124,8 @@ class MssqlTarget(Target):
         conn.autocommit(True)
         self.run("ddl", "session_setup")
 
-    @classmethod
-    def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> MssqlTarget:
-        return cls(connect_mssql(conn), bulk_copy_batch_size)
-
     # ------------------------------------------------------------------ identifiers and SQL
-    @staticmethod
-    def quote(name: str) -> str:
-        return quote_identifier(name)
+    quote = staticmethod(quote_brackets)
 
     @staticmethod
     def placeholder(name: str) -> str:
@@ -204,30 +154,6 @@ class MssqlTarget(Target):
                     f"{MAX_NVARCHAR} (SQL Server cannot index NVARCHAR(MAX))"
                 )
         return types
-
-    # ------------------------------------------------------------------ execution
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
-        cur = self.conn.cursor()
-        try:
-            self._run(cur, sql, params)
-            return cur.rowcount
-        finally:
-            cur.close()
-
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
-        cur = self.conn.cursor()
-        try:
-            self._run(cur, sql, params)
-            return [tuple(r) for r in cur.fetchall()]
-        finally:
-            cur.close()
-
-    def _run(self, cur: Any, sql: str, params: dict[str, Any] | None) -> None:
-        # Without parameters pymssql sends the text as it is (no %-formatting pass).
-        if params:
-            cur.execute(sql, {k: self.adapt(v) for k, v in params.items()})
-        else:
-            cur.execute(sql)
 
     # transaction(): the base class's; a nested block joins the outer transaction (XACT_ABORT
     # dooms the whole transaction on error, so there is nothing a savepoint could keep)
@@ -283,42 +209,13 @@ class MssqlTarget(Target):
     def table_exists(self, name: str) -> bool:
         return bool(self.fetch("ddl", "table_exists", {"name": self.ident(name, "table")}))
 
-    def ensure_table(self, schema: TableSchema) -> None:
-        types = self.column_types(schema)
-        if self.table_exists(schema.name):
-            return
-        with self.transaction():
-            self._ddl_lock()
-            if self.table_exists(schema.name):
-                return
-            self.run("ddl", "create_table", s=schema, types=types, pk_name=self.pk_name(schema))
-            for ix in schema.indexes:
-                self.run("ddl", "create_index", s=schema, index=schema.index_name(ix), cols=ix)
-
-    def ensure_ledger(self) -> None:
-        if self.table_exists(LEDGER_TABLE):
-            return
-        with self.transaction():
-            self._ddl_lock()
-            if self.table_exists(LEDGER_TABLE):
-                return
-            for stmt in self.render("ledger", "create").split(";\n"):
-                if stmt.strip():
-                    self.execute(stmt)
-
-    @staticmethod
-    def pk_name(schema: TableSchema) -> str:
-        return short_name(f"PK_{schema.name}", MAX_IDENTIFIER_LENGTH)
-
     # ------------------------------------------------------------------ loading
     def staging_names(self, table: str, operation_id: str) -> tuple[str, str]:
         """(Staging{Table}_{OperationId}, {Table}_{OperationId}); the templates add the '#'."""
         validate_identifier(table, "table")
         if not isinstance(operation_id, str) or not _OPERATION_ID.fullmatch(operation_id):
             raise UnsafeIdentifier(f"operation id {operation_id!r} is not 1-64 letters, digits or _")
-        staging, dedup = super().staging_names(table, operation_id)
-        limit = MAX_TEMP_NAME_LENGTH - 1
-        return short_name(staging, limit), short_name(dedup, limit)
+        return super().staging_names(table, operation_id)
 
     def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
         """pymssql ``bulk_copy`` on this session, BulkCopyBatchSize rows per round trip.
@@ -354,10 +251,6 @@ class MssqlTarget(Target):
         if missing:
             raise PermanentSyncError(f"table {schema.name} has no column(s) {', '.join(missing)}; fix the table or the fetcher")
         return [ids[c.lower()] for c in schema.column_names]
-
-    def drop_staging(self, names: Sequence[str]) -> None:
-        for name in names:
-            self.run("merge", "drop_temp", name=name)
 
     def begin_mass(self, schema: TableSchema) -> None:
         """Inside the mass transaction: disable the disposable indexes, empty the table."""

@@ -1,11 +1,8 @@
 """PostgreSQL target: COPY into session temp staging, guarded upsert, advisory locks.
 
-The connection comes from the Airflow connection through PostgresHook. With
-SQLAlchemy 2 and psycopg 3 installed (our pins) the provider's hook hands out a
-psycopg 3 connection, which we need for ``cursor.copy()``; should a deployment
-end up with a hook that only speaks psycopg2, we open a psycopg 3 connection
-ourselves from the same connection parameters (host, port, login, password,
-database and the connection's extras) instead.
+The target needs a psycopg 3 connection (for ``cursor.copy()``): PostgresHook
+hands one out with our pins (datasync.airflow.connections), the CLI opens one
+with datasync.connections.drivers.
 
 The connection runs in autocommit mode; the sync's transactions are explicit
 (``transaction()``, nestable through savepoints). The session time zone is UTC,
@@ -15,8 +12,8 @@ Bulk loading uses COPY ... FROM STDIN in CSV form written by Arrow's C++ CSV
 writer (strings always quoted, so an unquoted empty field is NULL and ``""`` is
 an empty string). On 200,000 rows of mixed types it loaded 540-650k rows/s against
 175-240k rows/s for psycopg's binary COPY fed row by row from Python, so CSV it is
-(``bulk_load_binary`` stays for re-measuring; tests/test_postgres_target.py checks
-the round trips of NULL, empty strings, quotes, newlines, unicode and decimals).
+(tests/test_postgres_target.py checks the round trips of NULL, empty strings,
+quotes, newlines, unicode and decimals).
 """
 
 from __future__ import annotations
@@ -37,6 +34,7 @@ from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import tuple_row
 
 from datasync.core.errors import TableLockTimeout
+from datasync.core.identifiers import quote_ansi
 from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import Target
 
@@ -58,31 +56,6 @@ def advisory_key(kind: str, name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def short_name(name: str, limit: int = 63) -> str:
-    """``name`` itself if PostgreSQL keeps it whole, else a prefix plus a hash (never two names in one)."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
-    return f"{name[: limit - 9]}_{digest}"
-
-
-def connect_postgres(conn: Any) -> psycopg.Connection:
-    """A psycopg 3 connection for Airflow Connection ``conn`` (through PostgresHook when it gives one)."""
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    hook = PostgresHook(postgres_conn_id=conn.conn_id, connection=conn)
-    raw = hook.get_conn()
-    if not isinstance(raw, psycopg.Connection):
-        # The hook speaks psycopg2 here: COPY from a stream needs psycopg 3, so connect with the
-        # hook's connection parameters ourselves.
-        raw.close()
-        extras = {k: v for k, v in conn.extra_dejson.items() if k not in hook.ignored_extra_options and k != "cursor"}
-        raw = psycopg.connect(
-            host=conn.host, port=conn.port, user=conn.login, password=conn.password, dbname=conn.schema, **extras
-        )
-    return raw
-
-
 class PostgresTarget(Target):
     dialect = "postgres"
     max_identifier_length = 63
@@ -94,18 +67,12 @@ class PostgresTarget(Target):
         self.fetch("lock", "utc_session")
 
     @classmethod
-    def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> PostgresTarget:
-        return cls(connect_postgres(conn), bulk_copy_batch_size)
-
-    @classmethod
     def connect(cls, conninfo: str, bulk_copy_batch_size: int = 10_000) -> PostgresTarget:
         """Open from a libpq connection string or URI (tests, tools outside Airflow)."""
         return cls(psycopg.connect(conninfo), bulk_copy_batch_size)
 
     # ------------------------------------------------------------------ identifiers and values
-    @staticmethod
-    def quote(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+    quote = staticmethod(quote_ansi)
 
     @staticmethod
     def placeholder(name: str) -> str:
@@ -119,18 +86,11 @@ class PostgresTarget(Target):
         return _TYPES[column.kind]
 
     # ------------------------------------------------------------------ execution
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
         try:
-            return super().execute(sql, params)
-        except psycopg.Error:
-            raise
-        except BaseException:
-            self._interrupted()
-            raise
-
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
-        try:
-            return super().query(sql, params)
+            with super()._cursor() as cur:
+                yield cur
         except psycopg.Error:
             raise
         except BaseException:
@@ -210,41 +170,11 @@ class PostgresTarget(Target):
             pass  # a dead session holds no locks; never mask the sync's own error
 
     # ------------------------------------------------------------------ DDL
-    def table_exists(self, name: str) -> bool:
-        return bool(self.fetch("ddl", "table_exists", {"name": name}))
-
     def _ddl_lock(self) -> None:
+        """Serialises concurrent CREATE ... IF NOT EXISTS (which can still race on the catalog) until commit."""
         self.run("ddl", "ddl_lock", {"key": advisory_key("ddl", "schema")})
 
-    def ensure_table(self, schema: TableSchema) -> None:
-        if self.table_exists(schema.name):
-            return
-        with self.transaction():
-            self._ddl_lock()
-            self.run(
-                "ddl", "create_table", s=schema, types=self.column_types(schema), pk_name=short_name(f"PK_{schema.name}")
-            )
-            for ix in schema.indexes:
-                self.run("ddl", "create_index", s=schema, index=self.index_name(schema, ix), cols=ix)
-
-    def ensure_ledger(self) -> None:
-        if self.table_exists("DataUpdate"):
-            return
-        with self.transaction():
-            self._ddl_lock()
-            for stmt in self.render("ledger", "create").split(";\n"):
-                if stmt.strip():
-                    self.execute(stmt)
-
-    @staticmethod
-    def index_name(schema: TableSchema, columns: tuple[str, ...]) -> str:
-        return short_name(schema.index_name(columns))
-
     # ------------------------------------------------------------------ loading
-    def staging_names(self, table: str, operation_id: str) -> tuple[str, str]:
-        staging, dedup = super().staging_names(table, operation_id)
-        return short_name(staging), short_name(dedup)
-
     def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
         """COPY ``batch`` as CSV, BulkCopyBatchSize rows per write, in one COPY statement."""
         sql = self.render("merge", "copy_csv", table=table, cols=schema.column_names)
@@ -254,28 +184,6 @@ class PostgresTarget(Target):
                 buf = io.BytesIO()
                 pacsv.write_csv(batch.slice(start, step), buf, _CSV_OPTIONS)
                 copy.write(buf.getbuffer())
-
-    def bulk_load_binary(self, table: str, schema: TableSchema, batch: pa.RecordBatch) -> None:
-        """COPY in binary format, row by row through psycopg (kept for the benchmark in the tests)."""
-        sql = self.render("merge", "copy_binary", table=table, cols=schema.column_names)
-        types = [self.column_type(c).split("(")[0].lower() for c in schema.columns]
-        columns = [batch.column(c.name).to_pylist() for c in schema.columns]
-        with self.conn.cursor() as cur, cur.copy(sql) as copy:
-            copy.set_types(types)
-            for row in zip(*columns):
-                copy.write_row(row)
-
-    def begin_mass(self, schema: TableSchema) -> None:
-        """Drop the non-PK indexes (loading without them is faster) and empty the table."""
-        for ix in schema.indexes:
-            self.run("mass", "drop_index", index=self.index_name(schema, ix))
-        self.run("mass", "truncate", s=schema)
-
-    def end_mass(self, schema: TableSchema, reindex: bool) -> None:
-        """Build the indexes over the loaded rows and refresh the planner's statistics."""
-        for ix in schema.indexes:
-            self.run("ddl", "create_index", s=schema, index=self.index_name(schema, ix), cols=ix)
-        self.run("mass", "analyze", s=schema)
 
     # ------------------------------------------------------------------ errors
     def is_duplicate_key(self, exc: BaseException) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datasync.core.errors import TableLockTimeout
+from datasync.core.identifiers import quote_ansi
 from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import MergeCounts, Target
 from datasync.engine.validation import duplicate_key_error
@@ -32,13 +34,16 @@ BUSY_TIMEOUT_MS = 60_000
 
 
 def connect_sqlite(path: str) -> sqlite3.Connection:
-    """Autocommit connection (transactions are explicit), WAL, generous busy timeout."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    if path not in ("", ":memory:"):
-        conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
+    """A connection the target can use from the sync's threads (session settings: SqliteTarget)."""
+    return sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+
+
+def database_path(conn: sqlite3.Connection) -> str:
+    """The file of the connection's main database ('' for an in-memory one)."""
+    for _, name, file in conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return file or ""
+    return ""
 
 
 def to_sqlite_rows(batch: pa.RecordBatch) -> Iterator[tuple]:
@@ -69,23 +74,21 @@ def sqlite_value(value: Any) -> Any:
 class SqliteTarget(Target):
     dialect = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection, path: str, bulk_copy_batch_size: int = 10_000):
+    def __init__(self, conn: sqlite3.Connection, bulk_copy_batch_size: int = 10_000):
+        """Autocommit (transactions are explicit), WAL, a generous busy timeout."""
+        conn.isolation_level = None
         super().__init__(conn, bulk_copy_batch_size)
-        self.path = path
+        self.path = database_path(conn)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self.path:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
 
     @classmethod
     def open(cls, path: str, bulk_copy_batch_size: int = 10_000) -> SqliteTarget:
-        return cls(connect_sqlite(path), path, bulk_copy_batch_size)
+        return cls(connect_sqlite(path), bulk_copy_batch_size)
 
-    @classmethod
-    def from_connection(cls, conn: Any, bulk_copy_batch_size: int = 10_000) -> SqliteTarget:
-        from datasync.airflow.connections import sqlite_path
-
-        return cls.open(sqlite_path(conn), bulk_copy_batch_size)
-
-    @staticmethod
-    def quote(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+    quote = staticmethod(quote_ansi)
 
     @staticmethod
     def placeholder(name: str) -> str:
@@ -111,7 +114,7 @@ class SqliteTarget(Target):
             self.conn.execute("ROLLBACK")
 
     def _lock_path(self, table: str) -> Path:
-        base = self.path if self.path not in ("", ":memory:") else os.path.join("/tmp", f"datasync-mem-{os.getpid()}")
+        base = self.path or os.path.join(tempfile.gettempdir(), f"datasync-mem-{os.getpid()}")
         return Path(f"{base}.{table.lower()}.lock")
 
     @contextmanager
@@ -134,9 +137,6 @@ class SqliteTarget(Target):
         finally:
             os.close(fd)
 
-    def table_exists(self, name: str) -> bool:
-        return bool(self.fetch("ddl", "table_exists", {"name": name}))
-
     def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
         sql = self.render("merge", "insert_rows", table=table, temp=temp, cols=schema.column_names)
         rows = to_sqlite_rows(batch)
@@ -158,17 +158,6 @@ class SqliteTarget(Target):
         inserted, updated = self.fetch("merge", "count_changes", s=schema, dedup=dedup)[0]
         self.run("merge", "upsert", s=schema, dedup=dedup)
         return MergeCounts(int(inserted or 0), int(updated or 0))
-
-    def begin_mass(self, schema: TableSchema) -> None:
-        """SQLite cannot disable an index: drop the non-PK ones inside the transaction."""
-        for ix in schema.indexes:
-            self.run("mass", "drop_index", index=schema.index_name(ix))
-        self.run("mass", "truncate", s=schema)
-
-    def end_mass(self, schema: TableSchema, reindex: bool) -> None:
-        for ix in schema.indexes:
-            self.run("ddl", "create_index", s=schema, index=schema.index_name(ix), cols=ix)
-        self.run("mass", "analyze", s=schema)
 
     def is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)

@@ -1,0 +1,116 @@
+"""DB-API connections opened straight from a ConnectionInfo, with the drivers datasync ships.
+
+This is the path of the CLI and of tools outside Airflow: the same arguments
+the providers' hooks pass (PostgresHook → psycopg, MsSqlHook → pymssql,
+OdbcHook's connection string), without importing Airflow. Inside Airflow the
+hooks open the connections (datasync.airflow.connections).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from datasync.connections.info import ConnectionInfo
+from datasync.core.errors import ConfigError, TransientSyncError
+
+MSSQL_DEFAULT_PORT = 1433
+#: pymssql extras defaulted when a connection leaves them out: TDS 7.4 returns DATE/DATETIME2
+#: as date/datetime, use_datetime2 keeps microseconds in bound datetimes.
+MSSQL_DEFAULT_EXTRAS = {"tds_version": "7.4", "use_datetime2": True, "appname": "datasync"}
+_PG_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options", "application_name")
+_ODBC_EXCLUDED_EXTRAS = {"driver", "dsn", "connect_kwargs", "sqlalchemy_scheme", "placeholder"}
+ODBC_DRIVER_IN_EXTRA_ENV = "AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA"
+
+
+def postgres_kwargs(info: ConnectionInfo) -> dict[str, Any]:
+    """psycopg.connect arguments, as PostgresHook builds them."""
+    kwargs: dict[str, Any] = {"host": info.host or "localhost", "dbname": info.schema or "postgres"}
+    if info.port:
+        kwargs["port"] = info.port
+    if info.login:
+        kwargs["user"] = info.login
+    if info.password:
+        kwargs["password"] = info.password
+    for option in _PG_OPTIONS:
+        if option in info.extra:
+            kwargs[option] = info.extra[option]
+    return kwargs
+
+
+def connect_postgres(info: ConnectionInfo) -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(**postgres_kwargs(info))
+    except psycopg.OperationalError as exc:
+        raise TransientSyncError(f"cannot connect to PostgreSQL ({info.conn_id}): {exc}") from None
+
+
+def mssql_extras(info: ConnectionInfo) -> dict[str, Any]:
+    """The connection's pymssql extras with datasync's defaults filled in."""
+    extras = {k: v for k, v in info.extra.items() if k != "sqlalchemy_scheme"}
+    return {**MSSQL_DEFAULT_EXTRAS, **extras}
+
+
+def mssql_kwargs(info: ConnectionInfo) -> dict[str, Any]:
+    """pymssql.connect arguments, as MsSqlHook builds them (port always set)."""
+    return {
+        "server": info.host or "",
+        "user": info.login,
+        "password": info.password,
+        "database": info.schema or "",
+        "port": str(info.port or MSSQL_DEFAULT_PORT),
+        **mssql_extras(info),
+    }
+
+
+def connect_mssql(info: ConnectionInfo) -> Any:
+    import pymssql
+
+    try:
+        return pymssql.connect(**mssql_kwargs(info))
+    except pymssql.OperationalError as exc:
+        raise TransientSyncError(f"cannot connect to SQL Server ({info.conn_id}): {exc}") from None
+
+
+def odbc_driver_in_extra_allowed() -> bool:
+    """Airflow's ``[providers.odbc] allow_driver_in_extra``, read from its environment variable."""
+    return os.environ.get(ODBC_DRIVER_IN_EXTRA_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def odbc_connection_string(
+    info: ConnectionInfo, driver: str | None = None, driver_in_extra: bool | None = None
+) -> tuple[str, str | None, str | None]:
+    """(connection string without credentials, login, password), built as OdbcHook builds it.
+
+    The driver is ``driver``, else the extra's ``driver`` when Airflow allows drivers in
+    extras, else none (a DSN must then say it). Login and password are handed to the ODBC
+    layer apart from the string, which escapes them (OdbcHook would not).
+    """
+    extra = {k.lower(): v for k, v in info.extra.items()}
+    allowed = odbc_driver_in_extra_allowed() if driver_in_extra is None else driver_in_extra
+    driver = driver or (extra.get("driver") if allowed else None)
+    dsn = extra.get("dsn")
+    if not driver and not dsn:
+        raise ConfigError(
+            [
+                f"ODBC connection {info.conn_id!r} names neither a driver nor a DSN: put 'driver' in its extra "
+                "and set [providers.odbc] allow_driver_in_extra = True, or a 'dsn' defined in odbc.ini"
+            ]
+        )
+    text = ""
+    if driver:
+        text += f"DRIVER={{{driver.strip('{}')}}};"
+    if dsn:
+        text += f"DSN={dsn};"
+    if info.host:
+        text += f"SERVER={info.host};"
+    if info.schema:
+        text += f"DATABASE={info.schema};"
+    if info.port:
+        text += f"PORT={info.port};"
+    for key, value in info.extra.items():
+        if key.lower() not in _ODBC_EXCLUDED_EXTRAS:
+            text += f"{key}={value};"
+    return text, info.login, info.password

@@ -1,0 +1,153 @@
+"""What every source reader shares: the reader base class, driver rows to Arrow, re-batching.
+
+Readers that get Python rows from their driver (sqlite3, psycopg) build each
+column with one ``pa.array`` call per chunk and cast it to the fetcher's raw
+schema, so memory depends on the batch size, never on the table size; readers
+whose driver speaks Arrow (ADBC, arrow-odbc) only conform the batches.
+Undecodable bytes and uncastable values become SourceDataError naming table,
+column and row key, instead of a driver traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from datasync.core.arrowcast import cast_or_explain, decode_or_explain
+from datasync.core.errors import SchemaDriftError
+from datasync.core.identifiers import quote_ansi, validate_identifier
+from datasync.core.rowkeys import RowKey, batch_row_key, tuple_row_key
+
+CHUNK_ROWS = 50_000
+"""Rows per driver round trip; chunks are concatenated in Arrow up to the batch size."""
+
+
+class Reader:
+    """Base of the readers: validated ANSI quoting, a context manager that closes."""
+
+    dialect = "generic"
+
+    def quote(self, name: str) -> str:
+        """Identifier quoting: always quoted, after validation."""
+        return quote_ansi(validate_identifier(name))
+
+    def placeholder(self, name: str) -> str:
+        raise NotImplementedError
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+def datetime_text(value: Any) -> Any:
+    """Dates and datetimes as the ISO text drivers without date binding compare correctly; others as they are."""
+    if isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+        return text + (f".{value.microsecond:06d}" if value.microsecond else "")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def build_column(values: Sequence[Any], target: pa.DataType | None, where: str, row_of: RowKey) -> pa.Array:
+    """One raw column from driver values, cast to ``target`` (None: as inferred).
+
+    Integer targets accept whole floats and decimals but never truncate a
+    fraction silently; TEXT arriving as bytes is decoded as UTF-8.
+    """
+
+    def at(i: int) -> str:
+        return f"{where}, row {row_of(i)}"
+
+    if target is not None and (pa.types.is_string(target) or pa.types.is_large_string(target)):
+        try:
+            arr = pa.array(values, type=pa.binary())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            arr = pa.array([v if v is None or isinstance(v, (bytes, str)) else str(v) for v in values])
+        return arr if pa.types.is_string(arr.type) else decode_or_explain(arr, at)
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed bytes and numbers in one column
+        arr = pa.array(
+            [v.decode("utf-8", "replace") if isinstance(v, bytes) else None if v is None else str(v) for v in values],
+            type=pa.string(),
+        )
+    if pa.types.is_binary(arr.type):
+        arr = decode_or_explain(arr, at)
+    return arr if target is None else cast_or_explain(arr, target, at)
+
+
+def rows_to_batch(
+    rows: Sequence[tuple],
+    names: Sequence[str],
+    schema: pa.Schema | None,
+    table: str,
+    key_columns: Sequence[str] = (),
+) -> pa.RecordBatch:
+    """A record batch from driver rows: one ``pa.array`` per column.
+
+    Columns named in ``schema`` are cast to its types; others keep the type the
+    driver's values infer (e.g. int or FLOAT math-numerics, converted later).
+    """
+    columns = list(zip(*rows)) if rows else [() for _ in names]
+    row_of = tuple_row_key(rows, names, key_columns)
+    arrays = []
+    for name, values in zip(names, columns):
+        target = schema.field(name).type if schema is not None and name in schema.names else None
+        arrays.append(build_column(values, target, f"{table}.{name}", row_of))
+    batch = pa.RecordBatch.from_arrays(arrays, names=list(names))
+    require_columns(names, schema, table)
+    return batch
+
+
+def require_columns(names: Sequence[str], schema: pa.Schema | None, table: str) -> None:
+    """SchemaDriftError when the query result lacks a column the fetcher needs."""
+    if schema is not None:
+        missing = [n for n in schema.names if n not in names]
+        if missing:
+            raise SchemaDriftError(f"{table}: the query did not return column(s) {', '.join(missing)}")
+
+
+def conform(
+    batch: pa.RecordBatch, names: Sequence[str], schema: pa.Schema | None, table: str, key_columns: Sequence[str]
+) -> pa.RecordBatch:
+    """An Arrow batch from a driver renamed to ``names``, the columns named in ``schema`` cast to it."""
+    require_columns(names, schema, table)
+    arrays = list(batch.columns)
+    if schema is not None:
+        row_of = batch_row_key(batch.rename_columns(list(names)), key_columns)
+        for i, name in enumerate(names):
+            if name in schema.names:
+                arrays[i] = cast_or_explain(arrays[i], schema.field(name).type, lambda r, n=name: f"{table}.{n}, row {row_of(r)}")
+    return pa.RecordBatch.from_arrays(arrays, names=list(names))
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def rebatch(chunks: Iterator[pa.RecordBatch], batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Concatenate driver chunks into batches of exactly ``batch_size`` rows (the last may be shorter)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for chunk in chunks:
+        while chunk.num_rows:
+            take = min(batch_size - rows, chunk.num_rows)
+            pending.append(chunk.slice(0, take))
+            rows += take
+            chunk = chunk.slice(take)
+            if rows == batch_size:
+                yield _concat(pending)
+                pending, rows = [], 0
+    if rows:
+        yield _concat(pending)
