@@ -325,7 +325,7 @@ class Bench:
             code = (
                 "import json, os, sys; sys.path.insert(0, 'bench'); from runner import datasync_config; "
                 "spec = json.loads(sys.argv[1]); os.environ['AIRFLOW_CONN_DATASYNC_TARGET'] = spec['target_conn']; "
-                "from datasync.config import parse_config; from datasync.engine.service import init_db; "
+                "from datasync.engine.configuration import parse_config; from datasync.engine.service import init_db; "
                 "init_db(parse_config(datasync_config(spec)))"
             )
             subprocess.run([sys.executable, "-c", code, json.dumps(spec)], check=True, env=self.env, cwd=REPO)

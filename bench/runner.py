@@ -63,7 +63,7 @@ def run_datasync(spec: dict[str, Any]) -> None:
     import datasync.sources.odbc  # noqa: F401
     import datasync.targets.postgres  # noqa: F401
     import datasync.targets.sqlite  # noqa: F401
-    from datasync.config import parse_config
+    from datasync.engine.configuration import parse_config
     from datasync.engine.service import sync_table
     from datasync.engine.sync import SyncRequest
 

@@ -12,7 +12,7 @@ from airflow_harness import REPO, SmtpSink, body_of, dag_test, entry, migrated_e
 from datasync.airflow import alerts
 
 from datasync_demo import generator as demo
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 
 DAGS = REPO / "dags"
 

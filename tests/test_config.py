@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from conftest import REPO, table_entry
 from datasync.cli import app
-from datasync.config import config_problems, load_config, parse_config
+from datasync.engine.configuration import config_problems, load_config, parse_config
 from datasync.core.errors import ConfigError
 
 SEED_APPSETTINGS = {

@@ -44,7 +44,7 @@ def errors_by_file(bag) -> dict[str, str]:
 
 
 def test_example_config_loads_every_dag(monkeypatch: pytest.MonkeyPatch) -> None:
-    from datasync.config import load_config
+    from datasync.engine.configuration import load_config
 
     cfg = load_config(REPO / "include" / "datasync.yaml")
     bag = dagbag(monkeypatch, REPO / "include" / "datasync.yaml")
@@ -397,7 +397,7 @@ def test_init_airflow_sets_the_pool_and_names_missing_connections(tmp_path: Path
     code = """
 import json
 from datasync.airflow.setup import init_airflow
-from datasync.config import load_config
+from datasync.engine.configuration import load_config
 from datasync.core.errors import ConfigError
 from airflow.models.pool import Pool
 cfg = load_config()

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from conftest import REPO
-from datasync.config import load_config
+from datasync.engine.configuration import load_config
 from datasync_demo.run import run_demo
 from datasync.engine.ledger import Ledger
 from datasync.connections import DirectConnector

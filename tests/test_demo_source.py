@@ -12,7 +12,7 @@ import pytest
 from conftest import table_entry
 
 from datasync_demo import generator as demo
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 from datasync.fetchers.registry import fetcher_class
 from datasync.fetchers.jde.rules import date_to_julian
 from datasync.sources import SqliteSourceReader

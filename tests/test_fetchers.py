@@ -14,7 +14,7 @@ import pytest
 from conftest import table_entry
 
 from datasync_demo import generator as demo
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError, UnknownFetcher
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import fetcher_class, known_fetchers

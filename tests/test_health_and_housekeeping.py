@@ -9,7 +9,7 @@ import pytest
 
 from conftest import table_entry
 from datasync.engine import service
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 from datasync.engine.ledger import Ledger
 from datasync.targets.sqlite import SqliteTarget
 

@@ -27,7 +27,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pytest
 
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 from datasync.airflow.connections import HookConnector
 from datasync.core.errors import TableLockTimeout
 from datasync.fetchers.base import Fetcher

@@ -12,7 +12,7 @@ from conftest import REPO
 SYNC = """
 import json, sys
 from datasync_demo import generator as demo
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 from datasync.engine.service import sync_table
 from datasync.engine.sync import SyncRequest
 

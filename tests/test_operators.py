@@ -22,7 +22,7 @@ import pytest
 from airflow_harness import TESTS, entry, wait_for
 
 from datasync_demo import generator as demo
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 from datasync.core.errors import TransientSyncError
 from datasync.engine.ledger import Ledger
 from datasync.airflow.operators import (
@@ -254,7 +254,7 @@ import json, signal, sys
 sys.path.insert(0, {tests!r})
 import airflow_harness  # registers DelayedJdeItemFetcher
 from types import SimpleNamespace
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 from datasync.airflow.operators import DataSyncOperator
 cfg = parse_config(json.loads({cfg!r}))
 op = DataSyncOperator(task_id="sync", config=cfg, table="Items", sync_type="Mass")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import table_entry
 from datasync.engine import service
-from datasync.config import config_problems, parse_config
+from datasync.engine.configuration import config_problems, parse_config
 from datasync.postprocessors import PostProcessor, register_post_processor
 from datasync.engine.sync import SyncRequest
 from datasync.targets.sqlite import SqliteTarget

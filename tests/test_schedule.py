@@ -6,8 +6,9 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from conftest import table_entry
-from datasync.config import parse_config
-from datasync.engine.schedule import due_syncs, is_due, minimum_dt, priority_gate, to_source_time
+from datasync.engine.configuration import parse_config
+from datasync.core.times import to_source_time
+from datasync.engine.schedule import due_syncs, is_due, minimum_dt, priority_gate
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=timezone.utc)
 

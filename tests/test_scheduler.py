@@ -165,7 +165,7 @@ import json
 import airflow_harness  # registers the test's fetcher, which the config names
 from datasync.engine import service
 from datasync.airflow.setup import init_airflow
-from datasync.config import load_config
+from datasync.engine.configuration import load_config
 cfg = load_config()
 service.init_db(cfg)  # what the docs say to run first (datasync init-db)
 print("RESULT:" + json.dumps([init_airflow(cfg), init_airflow(cfg)]))

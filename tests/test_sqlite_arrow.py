@@ -11,7 +11,7 @@ import pytest
 from conftest import table_entry
 
 from datasync_demo import generator as demo
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 from datasync.core.errors import SourceDataError
 from datasync.fetchers.registry import fetcher_class
 from datasync.sources import SqliteSourceReader

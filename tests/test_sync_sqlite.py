@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datasync.config import parse_config
+from datasync.engine.configuration import parse_config
 from datasync.engine.ledger import Ledger
 from datasync.engine.sync import SyncRequest, run_sync
 from datasync.targets.sqlite import SqliteTarget

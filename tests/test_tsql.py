@@ -43,7 +43,7 @@ from pymssql import _mssql
 from sqlfluff.core import Linter
 from sqlglot import exp
 
-from datasync.config import load_config, parse_config
+from datasync.engine.configuration import load_config, parse_config
 from datasync.core.errors import (
     ConfigError,
     DataSyncError,

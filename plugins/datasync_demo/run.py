@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from datasync.config import load_config
+from datasync.engine.configuration import load_config
 from datasync.engine.ledger import Ledger
 
 REPO = Path(__file__).resolve().parents[2]

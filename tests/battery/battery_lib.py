@@ -19,7 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from datasync.config import DataSyncConfig, parse_config
+from datasync.config import DataSyncConfig
+
+from datasync.engine.configuration import parse_config
 from datasync.airflow.connections import HookConnector
 from datasync.engine.ledger import Ledger, LedgerRow
 from datasync.core.schema import TableSchema

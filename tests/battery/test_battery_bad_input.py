@@ -14,7 +14,8 @@ import pyarrow as pa
 import pytest
 
 from battery.battery_lib import contents, initial_rows, ledger_rows, make_config, memory_schema, row, sync, table_entry
-from datasync.config import DataSyncConfig, load_config, parse_config, read_section
+from datasync.config import DataSyncConfig, read_section
+from datasync.engine.configuration import load_config, parse_config
 from datasync.core.errors import (
     ConfigError,
     PermanentSyncError,

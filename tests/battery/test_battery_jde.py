@@ -27,7 +27,8 @@ from battery.battery_lib import (
     wait_for,
 )
 from datasync_demo import generator as demo
-from datasync.config import DataSyncConfig, parse_config
+from datasync.config import DataSyncConfig
+from datasync.engine.configuration import parse_config
 from datasync.core.errors import SchemaDriftError, SourceDataError
 from datasync.connections import DirectConnector
 from datasync.engine.sync import SyncRequest, SyncResult, build_fetcher, run_sync

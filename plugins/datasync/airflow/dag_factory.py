@@ -38,14 +38,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from datasync.config import (
-    DEFAULT_CONFIG_PATH,
-    DataSourceConfig,
-    DataSyncConfig,
-    config_problems,
-    parse_config,
-    read_section,
-)
+from datasync.config import DEFAULT_CONFIG_PATH, DataSourceConfig, DataSyncConfig, read_section
+from datasync.engine.configuration import config_problems, parse_config
 from datasync.core.errors import ConfigError
 
 log = logging.getLogger(__name__)

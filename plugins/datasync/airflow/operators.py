@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
@@ -40,6 +40,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from datasync.airflow.connections import HookConnector
 from datasync.config import DataSyncConfig
+from datasync.core.times import as_utc
 from datasync.core.errors import ConfigError, PermanentSyncError, SyncCancelled, TransientSyncError
 
 if TYPE_CHECKING:
@@ -69,16 +70,14 @@ def parse_minimum_dt(value: Any) -> datetime | None:
             dt = datetime.fromisoformat(str(value).strip())
         except ValueError:
             raise ConfigError([f"param minimum_dt: {value!r} is not an ISO date-time (e.g. 2024-03-01T00:00:00Z)"]) from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return as_utc(dt)
 
 
 def _as_utc(value: Any) -> datetime | None:
+    """A context datetime (pendulum or ISO text) as a plain aware UTC datetime."""
     if value is None:
         return None
-    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
-    # pendulum DateTime is a datetime subclass; keep plain datetimes in the engine
-    dt = datetime(dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond, tzinfo=dt.tzinfo)
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def run_type_of(context: Any) -> str:

@@ -39,7 +39,7 @@ class SyncTypeArg(str, Enum):
 
 
 def _config(path: Path | None) -> Any:
-    from datasync.config import load_config
+    from datasync.engine.configuration import load_config
 
     return load_config(path)
 
@@ -91,7 +91,8 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at 
 @app.command("check-config")
 def check_config(path: Path) -> None:
     """Validate a config file; print every problem with file, table and field."""
-    from datasync.config import config_problems, read_section
+    from datasync.config import read_section
+    from datasync.engine.configuration import config_problems
 
     try:
         problems = config_problems(read_section(path))

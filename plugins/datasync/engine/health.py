@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from datasync.config import DataSyncConfig
+from datasync.core.types import HealthStatus, LedgerState
 from datasync.engine.ledger import Ledger, LedgerRow
 
-STATUS_ORDER = {"Healthy": 0, "Degraded": 1, "Unhealthy": 2}
-EXIT_CODES = STATUS_ORDER
 OVERDUE_GRACE = 0.5  # a schedule is overdue after interval x (1 + grace)
 FAILURE_WINDOW = timedelta(hours=24)
 
@@ -24,29 +23,28 @@ FAILURE_WINDOW = timedelta(hours=24)
 @dataclass
 class TableHealth:
     table: str
-    status: str = "Healthy"
+    status: HealthStatus = HealthStatus.HEALTHY
     last_sync: datetime | None = None
     problems: list[str] = field(default_factory=list)
 
-    def worsen(self, status: str, problem: str) -> None:
+    def worsen(self, status: HealthStatus, problem: str) -> None:
         self.problems.append(problem)
-        if STATUS_ORDER[status] > STATUS_ORDER[self.status]:
-            self.status = status
+        self.status = self.status.worst(status)
 
 
 @dataclass
 class HealthReport:
-    status: str
+    status: HealthStatus
     checked_at: datetime
     tables: dict[str, TableHealth]
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
+        return self.status.exit_code
 
     @property
     def unhealthy_tables(self) -> list[TableHealth]:
-        return [t for t in self.tables.values() if t.status != "Healthy"]
+        return [t for t in self.tables.values() if t.status != HealthStatus.HEALTHY]
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "checked_at": self.checked_at.isoformat()}
@@ -72,21 +70,23 @@ def evaluate(config: DataSyncConfig, ledger: Ledger, now: datetime) -> HealthRep
             last = last_success.get(sync_type)
             allowed = ds.schedule(sync_type).interval * (1 + OVERDUE_GRACE)
             if last is None:
-                health.worsen("Degraded", f"{sync_type}: never synced successfully")
+                health.worsen(HealthStatus.DEGRADED, f"{sync_type}: never synced successfully")
             elif now - last > allowed:
-                health.worsen("Degraded", f"{sync_type}: overdue, last success {last.isoformat()}")
+                health.worsen(HealthStatus.DEGRADED, f"{sync_type}: overdue, last success {last.isoformat()}")
         tables[ds.table_name] = health
-    worst = max((t.status for t in tables.values()), key=STATUS_ORDER.__getitem__, default="Healthy")
+    worst = HealthStatus.HEALTHY
+    for table in tables.values():
+        worst = worst.worst(table.status)
     return HealthReport(worst, now, tables)
 
 
 def _judge_failures(health: TableHealth, sync_type: str, rows: list[LedgerRow], now: datetime) -> None:
-    finished = [r for r in rows if r.update_type == sync_type and r.number_records != -2]
+    finished = [r for r in rows if r.update_type == sync_type and r.number_records != LedgerState.IN_PROGRESS]
     if not finished:
         return
     latest = max(finished, key=lambda r: r.data_update_id)
     if not latest.was_successful and now - latest.start_dt <= FAILURE_WINDOW:
-        health.worsen("Unhealthy", f"{sync_type}: last run failed: {latest.error_message or 'no message'}")
+        health.worsen(HealthStatus.UNHEALTHY, f"{sync_type}: last run failed: {latest.error_message or 'no message'}")
 
 
 def _longest_interval(config: DataSyncConfig) -> timedelta:

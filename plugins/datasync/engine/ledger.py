@@ -8,19 +8,15 @@ row of that table is an orphan and is closed exactly, never guessed by age.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
+from datasync.core.times import utcnow
+from datasync.core.types import LedgerState
 from datasync.targets.base import Target
 
-IN_PROGRESS = -2
-FAILED = -1
 MAX_ERROR_LENGTH = 4000
 ORPHAN_MESSAGE = "interrupted: the process running this sync stopped before it finished (closed by {by})"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -41,7 +37,7 @@ class LedgerRow:
 
     @property
     def status(self) -> str:
-        if self.number_records == IN_PROGRESS:
+        if self.number_records == LedgerState.IN_PROGRESS:
             return "running"
         return "success" if self.was_successful else "failed"
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from datasync.config import SYNC_TYPES, DataSourceConfig, DataSyncConfig
+from datasync.config import DataSourceConfig, DataSyncConfig
+from datasync.core.types import SyncType
 
-PRIORITY = {"Mass": 0, "Daily": 1, "Hourly": 2}
 
 
 def is_due(table: DataSourceConfig, sync_type: str, last_success: dict[str, datetime], now: datetime) -> bool:
@@ -38,7 +37,7 @@ def priority_gate(
     now: datetime,
 ) -> GateDecision:
     """Mass never skips; Daily/Hourly skip while a higher type of the table is due or running."""
-    for higher in SYNC_TYPES[: PRIORITY[sync_type]]:
+    for higher in SyncType(sync_type).higher:
         if higher in running:
             return GateDecision(False, f"{table.table_name}: {higher} sync is running; {sync_type} skipped")
         if is_due(table, higher, last_success, now):
@@ -63,13 +62,6 @@ def minimum_dt(
     return max(anchors) - timedelta(minutes=config.lookback_multiplier * lookback)
 
 
-def to_source_time(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
-    """An aware UTC moment as the naive local time the source stores (JDE keeps server time)."""
-    if moment is None:
-        return None
-    return moment.astimezone(zone).replace(tzinfo=None)
-
-
 def due_syncs(
     config: DataSyncConfig, ledger_facts: dict[str, tuple[dict[str, datetime], set[str]]], now: datetime
 ) -> list[tuple[DataSourceConfig, str]]:
@@ -83,4 +75,4 @@ def due_syncs(
             if priority_gate(table, sync_type, last, running, now).run:
                 out.append((table, sync_type))
                 break
-    return sorted(out, key=lambda pair: PRIORITY[pair[1]])
+    return sorted(out, key=lambda pair: SyncType(pair[1]).priority)

@@ -20,7 +20,8 @@ from datasync.engine import health as health_mod
 from datasync.config import DataSyncConfig
 from datasync.connections import Connector, DirectConnector
 from datasync.core.errors import TableLockTimeout
-from datasync.engine.ledger import Ledger, utcnow
+from datasync.core.times import utcnow
+from datasync.engine.ledger import Ledger
 from datasync.postprocessors import post_processor
 from datasync.engine.schedule import GateDecision, due_syncs, priority_gate
 from datasync.engine.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -29,9 +29,9 @@ from datasync.core.faults import checkpoint
 from datasync.fetchers.base import Fetcher, SourceReader
 from datasync.fetchers.registry import fetcher_class
 from datasync.engine.ledger import Ledger
+from datasync.core.times import as_utc, to_source_time
 from datasync.engine.prefetch import prefetched
 from datasync.engine.schedule import minimum_dt as scheduled_minimum_dt
-from datasync.engine.schedule import to_source_time
 from datasync.core.schema import TableSchema
 from datasync.targets.base import MergeCounts, Target
 from datasync.engine.validation import check_batch, duplicate_key_error
@@ -96,8 +96,7 @@ def resolve_minimum_dt(
     if request.full_refresh or request.sync_type == "Mass":
         return None
     if request.minimum_dt is not None:
-        dt = request.minimum_dt
-        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+        return as_utc(request.minimum_dt)
     return scheduled_minimum_dt(config, table, request.sync_type, last_success)
 
 

@@ -13,8 +13,8 @@ from datasync.fetchers.jde import rules as jde
 
 from datasync.core import scalars
 from datasync.core.errors import ConfigError, SourceDataError
+from datasync.core.times import to_source_time
 from datasync.fetchers.base import Fetcher
-from datasync.fetchers.jde import source_local
 from datasync.fetchers.registry import register
 from datasync.core.schema import LAST_UPDATE_COLUMN, Column, TableSchema
 
@@ -106,7 +106,7 @@ class CmsMisDataFetcher(Fetcher):
     def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
         reader = self.require_reader()
         schema = self.schema()
-        minimum_dt = source_local(minimum_dt, self.source)
+        minimum_dt = to_source_time(minimum_dt, self.source.zone)
         params: dict[str, Any] = {}
         if minimum_dt is not None:
             # whole seconds: text-stored times compare safely; the exact filter follows in Arrow

@@ -32,6 +32,7 @@ from datasync.fetchers.jde import rules as jde
 
 from datasync.core import scalars
 from datasync.core.errors import ConfigError, SourceDataError
+from datasync.core.times import to_source_time
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import register
 from datasync.core.schema import LAST_UPDATE_COLUMN, Column, TableSchema
@@ -68,13 +69,6 @@ def integer(alias: str) -> JdeColumn:
 
 def implied_decimal(alias: str, places: int = 0, precision: int = 18) -> JdeColumn:
     return JdeColumn(alias, "implied_decimal", places=places, precision=precision)
-
-
-def source_local(minimum_dt: datetime | None, source: Any) -> datetime | None:
-    """``minimum_dt`` as naive source local time (an aware value is converted to the source's zone)."""
-    if minimum_dt is None or minimum_dt.tzinfo is None:
-        return minimum_dt
-    return minimum_dt.astimezone(source.zone).replace(tzinfo=None)
 
 
 class JdeFetcher(Fetcher):
@@ -177,7 +171,7 @@ class JdeFetcher(Fetcher):
     def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
         reader = self.require_reader()
         schema = self.schema()
-        minimum_dt = source_local(minimum_dt, self.source)
+        minimum_dt = to_source_time(minimum_dt, self.source.zone)
         params: dict[str, Any] = {}
         if minimum_dt is not None:
             params["min_julian"] = jde.date_to_julian(minimum_dt)
@@ -371,6 +365,5 @@ __all__ = [
     "implied_decimal",
     "integer",
     "julian",
-    "source_local",
     "string",
 ]

@@ -1,0 +1,54 @@
+"""The configuration as the engine accepts it: the models' checks plus the registries'.
+
+FetcherTypeName and PostProcessorTypeName must name registered plugins. The
+config layer cannot know the registries (they are configured by it), so the
+complete check lives here and is what the CLI and the DAG factory call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from datasync import config as cfg
+from datasync.config import DataSyncConfig
+from datasync.fetchers.registry import known_fetchers
+from datasync.postprocessors import known_post_processors
+
+
+def _registry_problems(raw: dict[str, Any], field: str, what: str, known: list[str]) -> list[str]:
+    """Entries whose ``field`` (PascalCase, or snake_case) names nothing registered in ``known``."""
+    from pydantic.alias_generators import to_snake
+
+    problems = []
+    for entry in cfg.entries(raw):
+        name = entry.get(field, entry.get(to_snake(field)))
+        if isinstance(name, str) and name not in known:
+            table = entry.get("TableName", entry.get("table_name"))
+            problems.append(
+                f"table {table}, field {field}: unknown {what} {name!r}; known: {', '.join(known) or '(none registered)'}"
+            )
+    return problems
+
+
+def fetcher_problems(raw: dict[str, Any]) -> list[str]:
+    return _registry_problems(raw, "FetcherTypeName", "fetcher", known_fetchers())
+
+
+def post_processor_problems(raw: dict[str, Any]) -> list[str]:
+    return _registry_problems(raw, "PostProcessorTypeName", "post-processor", known_post_processors())
+
+
+REGISTRY_CHECKS: tuple[cfg.Check, ...] = (fetcher_problems, post_processor_problems)
+
+
+def config_problems(raw: dict[str, Any]) -> list[str]:
+    return cfg.config_problems(raw, REGISTRY_CHECKS)
+
+
+def parse_config(raw: dict[str, Any], path: str | None = None) -> DataSyncConfig:
+    return cfg.parse_config(raw, path, REGISTRY_CHECKS)
+
+
+def load_config(path: str | Path | None = None) -> DataSyncConfig:
+    return cfg.load_config(path, REGISTRY_CHECKS)
