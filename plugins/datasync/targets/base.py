@@ -24,6 +24,12 @@ from datasync.core.sqltemplates import SqlTemplates
 from datasync.core.times import utc_naive
 
 LEDGER_TABLE = "DataUpdate"
+LOCK_NAMESPACE = "datasync"
+
+
+def lock_name(kind: str, name: str) -> str:
+    """The name of a datasync lock (``datasync:table:workorder_curr``): table names compare case-blind."""
+    return f"{LOCK_NAMESPACE}:{kind}:{name.lower()}"
 
 
 @dataclass(frozen=True)

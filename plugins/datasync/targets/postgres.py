@@ -36,7 +36,7 @@ from psycopg.rows import tuple_row
 from datasync.core.errors import TableLockTimeout
 from datasync.core.identifiers import quote_ansi
 from datasync.core.schema import Column, TableSchema
-from datasync.targets.base import Target
+from datasync.targets.base import Target, lock_name
 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "date": "DATE", "datetime": "TIMESTAMP"}
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
@@ -46,13 +46,11 @@ _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 #: too many connections.
 _TRANSIENT_SQLSTATES = ("40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300")
 
-#: Advisory-lock key namespace: keys are a stable 64-bit hash of "datasync:<what>:<name>".
-_LOCK_NAMESPACE = "datasync"
 
 
 def advisory_key(kind: str, name: str) -> int:
     """A stable signed 64-bit advisory-lock key (the same in every process and release)."""
-    digest = hashlib.blake2b(f"{_LOCK_NAMESPACE}:{kind}:{name.lower()}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(lock_name(kind, name).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 

@@ -16,16 +16,7 @@ in autocommit mode with explicit ``BEGIN TRANSACTION``/``COMMIT`` and
   non-PK, non-unique indexes found in sys.indexes, TRUNCATE, bulk copy WITH
   TABLOCK straight into the table, rebuild, UPDATE STATISTICS.
 
-Bulk copy values (pymssql 2.4 / FreeTDS 1.5, read from their sources):
-- FreeTDS sends a zero-length value as NULL; an empty NVARCHAR is sent as a
-  single U+0000, which FreeTDS turns into a zero-length, non-NULL value. So ''
-  stays '' and NULL stays NULL.
-- FreeTDS trims trailing spaces of character values in bulk copy (as bcp does);
-  JDE strings arrive trimmed anyway.
-- pymssql would send a ``datetime`` with millisecond precision and cannot send
-  a ``date`` at all; dates, timestamps and decimals therefore go as ISO / plain
-  text, which FreeTDS converts to DATE / DATETIME2 / DECIMAL(p,s) with the
-  target column's precision and scale (the freebcp character-mode path).
+Bulk copy values: datasync.targets.mssql.bulk; driver errors: .errors.
 """
 
 from __future__ import annotations
@@ -37,12 +28,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from datasync.core.errors import DataSyncError, PermanentSyncError, TableLockTimeout, TransientSyncError, UnsafeIdentifier
 from datasync.core.identifiers import MAX_IDENTIFIER_LENGTH, is_plain_identifier, quote_brackets, validate_identifier
 from datasync.core.schema import Column, TableSchema
-from datasync.targets.base import Target
+from datasync.targets.base import Target, lock_name
+from datasync.targets.mssql import errors
+from datasync.targets.mssql.bulk import bulk_rows
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +43,9 @@ MAX_TEMP_NAME_LENGTH = 116
 #: Widest NVARCHAR(n); longer strings are NVARCHAR(MAX).
 MAX_NVARCHAR = 4000
 DDL_LOCK_TIMEOUT_MS = 60_000
-LOCK_NAMESPACE = "datasync"
 
 _TYPES = {"int": "BIGINT", "float": "FLOAT", "date": "DATE", "datetime": "DATETIME2"}
 
-
-#: Server and client error numbers worth a retry: deadlock victim, lock request timeout, the
-#: DB-Library connection errors (timeout, dead or refused connection, write/read failure),
-#: transport errors, and the Azure SQL "service busy / database unavailable" family.
-_TRANSIENT_ERRORS = frozenset(
-    {1205, 1222, 233, 10053, 10054, 10060, 20003, 20004, 20006, 20009, 20017, 20047,
-     40197, 40501, 40613, 49918, 49919, 49920}
-)
 
 _OPERATION_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 
@@ -79,36 +62,8 @@ def quote_temp(name: str) -> str:
 
 
 def lock_resource(kind: str, name: str) -> str:
-    """Applock resource for ``name`` (resources compare binary; table names do not)."""
-    return f"{LOCK_NAMESPACE}:{kind}:{name.lower()}"
-
-
-# ---------------------------------------------------------------------- bulk copy values
-_EMPTY_NVARCHAR = "\x00"  # FreeTDS: a single U+0000 is a zero-length, non-NULL value
-
-
-def _bulk_column(col: pa.ChunkedArray | pa.Array) -> list[Any]:
-    """One Arrow column as the Python values pymssql's bulk_copy sends faithfully (NULL stays None)."""
-    t = col.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        col = pc.if_else(pc.equal(pc.utf8_length(col), 0), pa.scalar(_EMPTY_NVARCHAR, t), col)
-    elif pa.types.is_timestamp(t):
-        if t.tz is not None:
-            col = pc.cast(col, pa.timestamp(t.unit))  # UTC wall time, naive
-        col = pc.strftime(pc.cast(col, pa.timestamp("us")), format="%Y-%m-%d %H:%M:%S")
-    elif pa.types.is_date(t):
-        col = pc.strftime(col, format="%Y-%m-%d")
-    elif pa.types.is_decimal(t):
-        col = pc.cast(col, pa.string())
-    return col.to_pylist()
-
-
-def bulk_rows(batch: pa.RecordBatch, chunk_rows: int) -> Iterator[tuple]:
-    """Rows of ``batch`` as tuples for ``bulk_copy``, converted column-wise ``chunk_rows`` at a time."""
-    step = max(1, chunk_rows)
-    for start in range(0, batch.num_rows, step):
-        chunk = batch.slice(start, step)
-        yield from zip(*(_bulk_column(c) for c in chunk.columns))
+    """Applock resource for ``name`` (resources compare binary, so the name is lower-cased)."""
+    return lock_name(kind, name)
 
 
 class MssqlTarget(Target):
@@ -278,33 +233,7 @@ class MssqlTarget(Target):
 
     # ------------------------------------------------------------------ errors
     def is_transient(self, exc: BaseException) -> bool:
-        if isinstance(exc, TableLockTimeout | TransientSyncError):
-            return True
-        if not _is_driver_error(exc):
-            return False
-        if error_number(exc) in _TRANSIENT_ERRORS:
-            return True
-        text = str(exc)
-        return "DBPROCESS is dead" in text or "Adaptive Server connection failed" in text
+        return isinstance(exc, TableLockTimeout | TransientSyncError) or errors.is_transient(exc)
 
     def is_duplicate_key(self, exc: BaseException) -> bool:
-        """2627: PRIMARY KEY / UNIQUE constraint violated; 2601: duplicate key in a unique index."""
-        return _is_driver_error(exc) and error_number(exc) in (2627, 2601)
-
-
-def _is_driver_error(exc: BaseException) -> bool:
-    import pymssql
-    from pymssql import _mssql
-
-    return isinstance(exc, pymssql.Error | _mssql.MSSQLException)
-
-
-def error_number(exc: BaseException) -> int | None:
-    """SQL Server / DB-Library error number of a pymssql error (bulk copy raises the _mssql one)."""
-    number = getattr(exc, "number", None)
-    if isinstance(number, int) and number:
-        return number
-    first = exc.args[0] if exc.args else None
-    if isinstance(first, tuple) and first and isinstance(first[0], int):
-        return first[0]
-    return first if isinstance(first, int) else None
+        return errors.is_duplicate_key(exc)
