@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import table_entry
 from datasync.engine import service
 from datasync.engine.configuration import config_problems, parse_config
-from datasync.postprocessors import PostProcessor, register_post_processor
+from datasync.engine.postprocessors import PostProcessor, register_post_processor
 from datasync.engine.sync import SyncRequest
 from datasync.targets.sqlite import SqliteTarget
 from memory_fetcher import MemoryFetcher

@@ -13,7 +13,7 @@ from typing import Any
 from datasync import config as cfg
 from datasync.config import DataSyncConfig
 from datasync.fetchers.registry import known_fetchers
-from datasync.postprocessors import known_post_processors
+from datasync.engine.postprocessors import known_post_processors
 
 
 def _registry_problems(raw: dict[str, Any], field: str, what: str, known: list[str]) -> list[str]:

@@ -22,7 +22,7 @@ from datasync.connections import Connector, DirectConnector
 from datasync.core.errors import TableLockTimeout
 from datasync.core.times import utcnow
 from datasync.engine.ledger import Ledger
-from datasync.postprocessors import post_processor
+from datasync.engine.postprocessors import post_processor
 from datasync.engine.schedule import GateDecision, due_syncs, priority_gate
 from datasync.engine.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
 from datasync.targets.base import Target

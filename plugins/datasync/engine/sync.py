@@ -34,7 +34,8 @@ from datasync.engine.prefetch import prefetched
 from datasync.engine.schedule import minimum_dt as scheduled_minimum_dt
 from datasync.core.schema import TableSchema
 from datasync.targets.base import MergeCounts, Target
-from datasync.engine.validation import check_batch, duplicate_key_error
+from datasync.engine.validation import check_batch
+from datasync.targets.errors import duplicate_key_error
 
 log = logging.getLogger(__name__)
 

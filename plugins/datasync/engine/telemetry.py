@@ -1,71 +1,65 @@
-"""Metrics and spans of sync operations through Airflow's observability layer.
+"""Metrics and spans of sync operations: the seed's contract, through the OpenTelemetry API.
 
-sync.operations.started/completed/failed, sync.duration.seconds and
-sync.records.processed, tagged with table and type; a ``SyncTable`` span per
-operation. Outside Airflow (or with metrics off) these are no-ops.
+An OpenTelemetry meter ``DataSync`` with counters sync.operations.started /
+completed / failed and histograms sync.duration.seconds (s) and
+sync.records.processed, tagged ``table`` and ``type``; a ``SyncTable`` span per
+operation. Without a configured SDK the API's no-op providers make all of this
+free; exporting is set up by the process that runs syncs (see docs).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
-log = logging.getLogger(__name__)
+METER_NAME = "DataSync"
 
 
-def _stats() -> Any:
-    try:
-        from airflow.sdk.observability import stats
+@lru_cache(maxsize=1)
+def _instruments() -> dict[str, Any]:
+    from opentelemetry import metrics
 
-        return stats
-    except Exception:  # noqa: BLE001 - metrics must never break a sync
-        return None
+    meter = metrics.get_meter(METER_NAME)
+    return {
+        "started": meter.create_counter("sync.operations.started", description="Sync operations started"),
+        "completed": meter.create_counter("sync.operations.completed", description="Sync operations that succeeded"),
+        "failed": meter.create_counter("sync.operations.failed", description="Sync operations that failed"),
+        "duration": meter.create_histogram("sync.duration.seconds", unit="s", description="Sync duration"),
+        "records": meter.create_histogram("sync.records.processed", description="Rows fetched per sync"),
+    }
 
 
-def _emit(kind: str, name: str, value: float, tags: dict[str, str]) -> None:
-    stats = _stats()
-    if stats is None:
-        return
-    try:
-        if kind == "incr":
-            stats.incr(name, count=int(value), tags=tags)
-        else:
-            stats.timing(name, timedelta(seconds=value), tags=tags)
-    except Exception:  # noqa: BLE001
-        log.debug("metric %s not sent", name, exc_info=True)
+def _tags(table: str, sync_type: str) -> dict[str, str]:
+    return {"table": table, "type": str(sync_type)}
 
 
 def started(table: str, sync_type: str) -> None:
-    _emit("incr", "sync.operations.started", 1, {"table": table, "type": sync_type})
+    _instruments()["started"].add(1, _tags(table, sync_type))
 
 
 def completed(table: str, sync_type: str, seconds: float, records: int) -> None:
-    tags = {"table": table, "type": sync_type}
-    _emit("incr", "sync.operations.completed", 1, tags)
-    _emit("timing", "sync.duration.seconds", seconds, tags)
-    _emit("incr", "sync.records.processed", records, tags)
+    tags = _tags(table, sync_type)
+    i = _instruments()
+    i["completed"].add(1, tags)
+    i["duration"].record(seconds, tags)
+    i["records"].record(records, tags)
 
 
 def failed(table: str, sync_type: str, seconds: float) -> None:
-    tags = {"table": table, "type": sync_type}
-    _emit("incr", "sync.operations.failed", 1, tags)
-    _emit("timing", "sync.duration.seconds", seconds, tags)
+    tags = _tags(table, sync_type)
+    i = _instruments()
+    i["failed"].add(1, tags)
+    i["duration"].record(seconds, tags)
 
 
 @contextmanager
 def sync_span(table: str, sync_type: str, operation_id: str) -> Iterator[None]:
-    """A ``SyncTable`` span when OpenTelemetry tracing is configured, else nothing."""
-    try:
-        from opentelemetry import trace
+    """A ``SyncTable`` span with the seed's attributes (a no-op span without a tracer provider)."""
+    from opentelemetry import trace
 
-        tracer = trace.get_tracer("datasync")
-    except Exception:  # noqa: BLE001
-        yield
-        return
-    with tracer.start_as_current_span(
-        "SyncTable", attributes={"table": table, "type": sync_type, "operation_id": operation_id}
-    ):
+    tracer = trace.get_tracer(METER_NAME)
+    attributes = {"table.name": table, "update.type": str(sync_type), "operation.id": operation_id}
+    with tracer.start_as_current_span("SyncTable", attributes=attributes):
         yield

@@ -11,17 +11,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datasync.core import scalars
+from datasync.core.arrowcast import first_invalid_utf8
+from datasync.core.rowkeys import batch_row_key
 from datasync.core.errors import PermanentSyncError, SourceDataError
 from datasync.core.schema import TableSchema
 
 
 def describe_key(schema: TableSchema, batch: pa.RecordBatch, row: int) -> str:
-    """'DOCO=1234' or 'LOTN=A1, ITM=7, MCU=M30' for row ``row`` of ``batch``."""
-    parts = []
-    for k in schema.primary_key:
-        if k in batch.schema.names:
-            parts.append(f"{k}={batch.column(k)[row].as_py()!r}")
-    return ", ".join(parts) or f"row {row}"
+    """'DOCO=1234' or "LOTN='A1', ITM=7, MCU='M30'" for row ``row`` of ``batch``."""
+    return batch_row_key(batch, schema.primary_key)(row)
 
 
 def check_batch(schema: TableSchema, batch: pa.RecordBatch) -> None:
@@ -74,47 +72,11 @@ def _check_utf8(schema: TableSchema, batch: pa.RecordBatch, name: str) -> None:
     try:
         col.validate(full=True)
     except pa.ArrowInvalid:
-        for row, value in enumerate(col.view(pa.binary()).to_pylist()):  # error path only
-            if value is not None:
-                try:
-                    value.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise SourceDataError(
-                        f"table {schema.name}, column {name}: bytes {value!r} are not valid UTF-8 text "
-                        f"({describe_key(schema, batch, row)})"
-                    ) from None
-        raise
-
-
-def first_duplicate_key(schema: TableSchema, batch: pa.RecordBatch) -> int | None:
-    """Index of the first row of ``batch`` whose key an earlier row of the batch already has."""
-    seen: set[tuple] = set()
-    columns = [batch.column(k).to_pylist() for k in schema.primary_key]
-    for row, key in enumerate(zip(*columns)):
-        if key in seen:
-            return row
-        seen.add(key)
-    return None
-
-
-def duplicate_key_error(
-    schema: TableSchema, batch: pa.RecordBatch, driver_error: BaseException, row: int | None = None
-) -> SourceDataError:
-    """Explain a primary-key violation of a Mass load (loaded straight into the table, no de-duplication).
-
-    ``row``: the batch row that failed, when the target can tell; else a duplicate within the batch
-    is searched, else the driver's own words (PostgreSQL and SQL Server name the key) must do.
-    """
-    key = ", ".join(schema.primary_key)
-    if row is None:
-        row = first_duplicate_key(schema, batch)
-    where = (
-        f"duplicate key ({describe_key(schema, batch, row)})"
-        if row is not None
-        else "a key of this batch was already loaded by an earlier batch"
-    )
-    said = str(driver_error).strip()
-    detail = getattr(getattr(driver_error, "diag", None), "message_detail", None)
-    if detail:
-        said = f"{said}: {detail}"
-    return SourceDataError(f"table {schema.name}, key column(s) {key}: {where}; a Mass load needs unique keys (target said: {said})")
+        row = first_invalid_utf8(col)
+        if row is None:
+            raise
+        value = col.view(pa.binary())[row].as_py()
+        raise SourceDataError(
+            f"table {schema.name}, column {name}: bytes {value!r} are not valid UTF-8 text "
+            f"({describe_key(schema, batch, row)})"
+        ) from None

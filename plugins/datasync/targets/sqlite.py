@@ -27,7 +27,7 @@ from datasync.core.errors import TableLockTimeout
 from datasync.core.identifiers import quote_ansi
 from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import MergeCounts, Target
-from datasync.engine.validation import duplicate_key_error
+from datasync.targets.errors import duplicate_key_error
 
 _TYPES = {"string": "TEXT", "int": "INTEGER", "float": "REAL", "date": "TEXT", "datetime": "TEXT"}
 BUSY_TIMEOUT_MS = 60_000

@@ -13,7 +13,6 @@ such as ``DOCO=1001``), usually built with ``row_key(batch, columns)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime
@@ -23,15 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datasync.core.errors import SourceDataError
+from datasync.core.rowkeys import RowKey, batch_row_key
 from datasync.core.scalars import boolean, float64, int64, null
 
-RowKey = Callable[[int], str]
 """Names row ``i`` of the array being converted, e.g. ``'DOCO=1001'``."""
 
 NO_AUDIT_DATE = datetime(1900, 1, 1)
 """LastUpdateDT of a row without an audit date: still loaded, never NULL."""
 
-_EPOCH = date(1970, 1, 1)
 _MIN_YEAR = 1900
 _MAX_YEAR = 9999
 _US_PER_DAY = 86_400 * 1_000_000
@@ -72,19 +70,8 @@ class Where:
         return f"{where}, row {row}"
 
 
-def row_key(batch: pa.RecordBatch | pa.Table, columns: Sequence[str], labels: Sequence[str] | None = None) -> RowKey:
-    """A RowKey naming rows of ``batch`` by ``columns`` (shown as ``labels``), e.g. ``DOCO=1001``."""
-    labels = list(labels or columns)
-    arrays = [batch.column(c) for c in columns]
-
-    def name(i: int) -> str:
-        parts = []
-        for label, arr in zip(labels, arrays):
-            value = arr[i].as_py()
-            parts.append(f"{label}={value.strip() if isinstance(value, str) else value!r}")
-        return ", ".join(parts)
-
-    return name
+row_key = batch_row_key
+"""Names rows of a raw batch by key columns (``DOCO=1001``): the one spelling of datasync.core.rowkeys."""
 
 
 def _first_true(mask: pa.Array) -> int | None:
