@@ -26,6 +26,7 @@ from conftest import table_entry
 from datasync_demo import generator as demo
 from datasync.engine.configuration import parse_config
 from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError
+from datasync.core.reading import SourceQuery
 from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import fetcher_class
 from datasync.sources import SqliteSourceReader
@@ -251,18 +252,18 @@ def test_missing_column_and_table_are_schema_drift(pg_copy: dict[str, Any]) -> N
     need_driver(PG_DRIVER)
     with OdbcSourceReader(pg_connection_string(pg_copy), user="postgres") as reader:
         with pytest.raises(SchemaDriftError, match="NOPE"):
-            list(reader.read('SELECT "NOPE" FROM proddta."F4801"', {}, 10, table="F4801"))
+            list(reader.read(SourceQuery('SELECT "NOPE" FROM proddta."F4801"', {}, 10, table="F4801")))
         with pytest.raises(SchemaDriftError, match="F9999"):
-            list(reader.read('SELECT 1 FROM proddta."F9999"', {}, 10, table="F9999"))
+            list(reader.read(SourceQuery('SELECT 1 FROM proddta."F9999"', {}, 10, table="F9999")))
         # the connection is still usable after an error
-        assert sum(b.num_rows for b in reader.read('SELECT "WADOCO" FROM proddta."F4801"', {}, 1000)) == ROWS
+        assert sum(b.num_rows for b in reader.read(SourceQuery('SELECT "WADOCO" FROM proddta."F4801"', {}, 1000))) == ROWS
 
 
 def test_fraction_in_an_integer_column_names_the_row() -> None:
     batch = pa.record_batch({"WADOCO": pa.array([1.0, 2.0, 3.0]), "WAITM": pa.array([5.0, 2.5, 1.0])})
     schema = pa.schema([("WADOCO", pa.int64()), ("WAITM", pa.int64())])
     with pytest.raises(SourceDataError, match=r"F4801\.WAITM, row WADOCO=2.*2\.5"):
-        conform(batch, ["WADOCO", "WAITM"], schema, "F4801", ["WADOCO"])
+        conform(batch, ["WADOCO", "WAITM"], SourceQuery("", schema=schema, table="F4801", key_columns=("WADOCO",)))
 
 
 def test_column_names_match_case_insensitively_and_missing_ones_are_drift() -> None:
@@ -271,7 +272,7 @@ def test_column_names_match_case_insensitively_and_missing_ones_are_drift() -> N
     schema = pa.schema([("WADOCO", pa.int64())])
     assert _target_names(["wadoco", "watday"], schema) == ["WADOCO", "watday"]
     with pytest.raises(SchemaDriftError, match="WADOCO"):
-        conform(pa.record_batch({"x": [1]}), ["x"], schema, "F4801", [])
+        conform(pa.record_batch({"x": [1]}), ["x"], SourceQuery("", schema=schema, table="F4801"))
 
 
 def test_named_placeholders_become_positional() -> None:

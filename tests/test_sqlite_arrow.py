@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from conftest import table_entry
 
+from datasync.core.reading import SourceQuery
 from datasync_demo import generator as demo
 from datasync.engine.configuration import parse_config
 from datasync.core.errors import SourceDataError
@@ -32,7 +33,7 @@ def table(path: Path, rows: list[tuple[Any, ...]], decl: str = '"K" INTEGER, "S"
 def read(path: Path, arrow: bool, batch_size: int = 4) -> list[dict[str, Any]]:
     reader = SqliteSourceReader(str(path), arrow=arrow)
     try:
-        batches = list(reader.read('SELECT "K", "S", "I", "X" FROM "T"', {}, batch_size, RAW, table="T", key_columns=["K"]))
+        batches = list(reader.read(SourceQuery('SELECT "K", "S", "I", "X" FROM "T"', {}, batch_size, RAW, table="T", key_columns=("K",))))
     finally:
         reader.close()
     assert all(b.num_rows <= batch_size for b in batches)

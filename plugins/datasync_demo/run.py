@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from datasync.engine.configuration import load_config
+from datasync.cli.views import print_outcomes
 from datasync.engine.ledger import Ledger
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ def run_demo(
 
     out.rule("2. init-db and mass sync of every table (all due: never synced)")
     service.init_db(cfg)
-    _report(service.run_due(cfg, run_id="demo-mass"), out)
+    print_outcomes(service.run_due(cfg, run_id="demo-mass"), out)
 
     out.rule(f"3. a day of ERP activity: touch {touch_pct}% of rows")
     for table, (updated, added) in demo.touch(source, touch_pct).items():
@@ -67,8 +68,8 @@ def run_demo(
         _airflow_daily(workdir, cfg, config_file, out)
 
     out.rule("5. due syncs: Daily first (priority), then Hourly")
-    _report(service.run_due(cfg, run_id="demo-daily"), out)
-    _report(service.run_due(cfg, run_id="demo-hourly"), out)
+    print_outcomes(service.run_due(cfg, run_id="demo-daily"), out)
+    print_outcomes(service.run_due(cfg, run_id="demo-hourly"), out)
 
     out.rule("6. ledger (DataUpdate)")
     with service.target_session(cfg) as target:
@@ -132,17 +133,6 @@ def _airflow_daily(workdir: Path, cfg, config_file: Path, out: Console) -> None:
         f"{r.rows_inserted:,} inserted, {r.rows_updated:,} updated (metadata DB {home / 'airflow.db'})",
         highlight=False,
     )
-
-
-def _report(outcomes: list, out: Console) -> None:
-    if not outcomes:
-        out.print("nothing due")
-    for o in outcomes:
-        if o.result:
-            r = o.result
-            out.print(f"{o.table:16} {o.sync_type:7} {r.rows:>9,} rows {r.inserted:>9,} inserted {r.updated:>8,} updated  {r.seconds:6.2f} s")
-        else:
-            out.print(f"[red]{o.table} {o.sync_type} failed: {o.error}[/red]", highlight=False)
 
 
 def _compare_counts(cfg, target, source: str) -> dict[str, tuple[int, int]]:

@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from datasync.cli import views
 from datasync.core.errors import ConfigError, DataSyncError, SyncCancelled
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -192,24 +193,8 @@ def run_due(config: ConfigOpt = None) -> None:
         outcomes = service.run_due(_config(config), connector=connector())
     except DataSyncError as exc:
         _fail(exc)
-    if not outcomes:
-        out.print("nothing is due")
-    for o in outcomes:
-        if o.result:
-            r = o.result
-            out.print(f"{o.table} {o.sync_type}: {r.rows:,} rows, {r.inserted:,} inserted, {r.updated:,} updated")
-        else:
-            out.print(f"[red]{o.table} {o.sync_type} failed:[/red] {o.error}", highlight=False)
-    if any(o.error for o in outcomes):
+    if views.print_outcomes(outcomes, out):
         raise typer.Exit(1)
-
-
-def _count(value: int | None) -> str:
-    return "" if value is None else f"{value:,}"
-
-
-def _ts(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 @app.command("ledger")
@@ -229,14 +214,7 @@ def ledger(
             rows = lg.recent(table, limit)
     except DataSyncError as exc:
         _fail(exc)
-    view = Table("ID", "Table", "Type", "Start (UTC)", "End (UTC)", "MinimumDT", "Records", "Ins", "Upd", "Status", "Error")
-    for r in rows:
-        view.add_row(
-            str(r.data_update_id), r.table_name, r.update_type, _ts(r.start_dt), _ts(r.end_dt), _ts(r.minimum_dt),
-            str(r.number_records), _count(r.rows_inserted), _count(r.rows_updated), r.status,
-            (r.error_message or "")[:80],
-        )
-    out.print(view)
+    out.print(views.ledger_table(rows))
 
 
 @app.command("recover")
@@ -282,7 +260,7 @@ def health(
         out.print(f"[{color}]{report.status}[/{color}]")
         view = Table("Table", "LastSync (UTC)", "Status", "Problems")
         for t in report.tables.values():
-            view.add_row(t.table, _ts(t.last_sync), t.status, "; ".join(t.problems))
+            view.add_row(t.table, views.timestamp(t.last_sync), t.status, "; ".join(t.problems))
         out.print(view)
     raise typer.Exit(report.exit_code)
 

@@ -8,45 +8,20 @@ batches of BatchSize rows and converts each batch with Arrow compute kernels.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
+from datasync.core.errors import ConfigError
+from datasync.core.reading import SourceQuery, SourceReader
 from datasync.core.schema import TableSchema
+
+__all__ = ["Fetcher", "SourceQuery", "SourceReader"]
 
 if TYPE_CHECKING:
     from datasync.config import DataSourceConfig, SourceSystemConfig
-
-
-class SourceReader(Protocol):
-    """An open source connection that runs a query and yields raw Arrow batches."""
-
-    dialect: str  # 'sqlite', 'postgres', 'odbc'
-
-    def placeholder(self, name: str) -> str:
-        """The driver's placeholder for bound value ``name`` in query text."""
-
-    def quote(self, name: str) -> str:
-        """The source's quoting of a validated identifier (table, column, schema)."""
-
-    def read(
-        self,
-        sql: str,
-        params: dict[str, Any],
-        batch_size: int,
-        schema: pa.Schema | None = None,
-        *,
-        table: str = "source",
-        key_columns: Sequence[str] = (),
-    ) -> Iterator[pa.RecordBatch]:
-        """Run ``sql`` and yield batches of at most ``batch_size`` rows (columns in ``schema`` cast to it).
-
-        ``table`` and ``key_columns`` only name the source table and row in error messages.
-        """
-
-    def close(self) -> None: ...
 
 
 class Fetcher(ABC):
@@ -69,10 +44,31 @@ class Fetcher(ABC):
 
     def require_reader(self) -> SourceReader:
         if self.reader is None:
-            from datasync.core.errors import ConfigError
-
             raise ConfigError([f"{self.type_name} for table {self.table.table_name} has no source reader"])
         return self.reader
+
+    def decimal_places(self, defaults: dict[str, int]) -> dict[str, int]:
+        """Decimal places per column: the fetcher's ``defaults``, overridden by the table's ColumnDecimals.
+
+        Names match case-insensitively; a name that is not one of ``defaults`` is a config error.
+        """
+        places = dict(defaults)
+        by_upper = {c.upper(): c for c in places}
+        unknown = []
+        for column, value in self.table.column_decimals.items():
+            if column.upper() in by_upper:
+                places[by_upper[column.upper()]] = value
+            else:
+                unknown.append(column)
+        if unknown:
+            raise ConfigError(
+                [
+                    f"table {self.table.table_name}, field ColumnDecimals: {', '.join(unknown)} "
+                    f"{'is not a decimal column' if len(unknown) == 1 else 'are not decimal columns'} "
+                    f"of {self.type_name}; its decimal columns: {', '.join(sorted(places)) or '(none)'}"
+                ]
+            )
+        return places
 
     def render_select(self, **params: Any) -> str:
         """Macro ``select`` of include/sql/fetchers/<type_name>.sql, with the reader's quoting and placeholders."""

@@ -12,9 +12,9 @@ import pyarrow.compute as pc
 from datasync.fetchers.jde import rules as jde
 
 from datasync.core import scalars
-from datasync.core.errors import ConfigError, SourceDataError
+from datasync.core.errors import SourceDataError
 from datasync.core.times import to_source_time
-from datasync.fetchers.base import Fetcher
+from datasync.fetchers.base import Fetcher, SourceQuery
 from datasync.fetchers.registry import register
 from datasync.core.schema import LAST_UPDATE_COLUMN, Column, TableSchema
 
@@ -39,22 +39,7 @@ class CmsMisDataFetcher(Fetcher):
     _schema: TableSchema | None = None
 
     def _scales(self) -> dict[str, int]:
-        scales = dict(self.decimal_columns)
-        by_upper = {c.upper(): c for c in scales}
-        unknown = []
-        for column, places in self.table.column_decimals.items():
-            if column.upper() in by_upper:
-                scales[by_upper[column.upper()]] = places
-            else:
-                unknown.append(column)
-        if unknown:
-            raise ConfigError(
-                [
-                    f"table {self.table.table_name}, field ColumnDecimals: {', '.join(unknown)} not a decimal "
-                    f"column of {self.type_name}; its decimal columns: {', '.join(scales)}"
-                ]
-            )
-        return scales
+        return self.decimal_places(self.decimal_columns)
 
     def schema(self) -> TableSchema:
         if self._schema is None:
@@ -112,12 +97,9 @@ class CmsMisDataFetcher(Fetcher):
             # whole seconds: text-stored times compare safely; the exact filter follows in Arrow
             params["minimum_dt"] = minimum_dt.replace(microsecond=0)
         raw_batches = reader.read(
-            self.sql(minimum_dt is not None),
-            params,
-            self.batch_size,
-            self.raw_schema(),
-            table=self.source_table,
-            key_columns=list(self.key),
+            SourceQuery(
+                self.sql(minimum_dt is not None), params, self.batch_size, self.raw_schema(), self.source_table, self.key
+            )
         )
         for raw in raw_batches:
             batch = self.convert(raw, schema)

@@ -19,6 +19,7 @@ import pyarrow as pa
 from datasync.core.arrowcast import cast_or_explain, decode_or_explain
 from datasync.core.errors import SchemaDriftError
 from datasync.core.identifiers import quote_ansi, validate_identifier
+from datasync.core.reading import SourceQuery
 from datasync.core.rowkeys import RowKey, batch_row_key, tuple_row_key
 
 CHUNK_ROWS = 50_000
@@ -85,48 +86,43 @@ def build_column(values: Sequence[Any], target: pa.DataType | None, where: str, 
     return arr if target is None else cast_or_explain(arr, target, at)
 
 
-def rows_to_batch(
-    rows: Sequence[tuple],
-    names: Sequence[str],
-    schema: pa.Schema | None,
-    table: str,
-    key_columns: Sequence[str] = (),
-) -> pa.RecordBatch:
+def rows_to_batch(rows: Sequence[tuple], names: Sequence[str], query: SourceQuery) -> pa.RecordBatch:
     """A record batch from driver rows: one ``pa.array`` per column.
 
     Columns named in ``schema`` are cast to its types; others keep the type the
     driver's values infer (e.g. int or FLOAT math-numerics, converted later).
     """
+    schema = query.schema
     columns = list(zip(*rows)) if rows else [() for _ in names]
-    row_of = tuple_row_key(rows, names, key_columns)
+    row_of = tuple_row_key(rows, names, query.key_columns)
     arrays = []
     for name, values in zip(names, columns):
         target = schema.field(name).type if schema is not None and name in schema.names else None
-        arrays.append(build_column(values, target, f"{table}.{name}", row_of))
+        arrays.append(build_column(values, target, f"{query.table}.{name}", row_of))
     batch = pa.RecordBatch.from_arrays(arrays, names=list(names))
-    require_columns(names, schema, table)
+    require_columns(names, query)
     return batch
 
 
-def require_columns(names: Sequence[str], schema: pa.Schema | None, table: str) -> None:
+def require_columns(names: Sequence[str], query: SourceQuery) -> None:
     """SchemaDriftError when the query result lacks a column the fetcher needs."""
-    if schema is not None:
-        missing = [n for n in schema.names if n not in names]
+    if query.schema is not None:
+        missing = [n for n in query.schema.names if n not in names]
         if missing:
-            raise SchemaDriftError(f"{table}: the query did not return column(s) {', '.join(missing)}")
+            raise SchemaDriftError(f"{query.table}: the query did not return column(s) {', '.join(missing)}")
 
 
-def conform(
-    batch: pa.RecordBatch, names: Sequence[str], schema: pa.Schema | None, table: str, key_columns: Sequence[str]
-) -> pa.RecordBatch:
-    """An Arrow batch from a driver renamed to ``names``, the columns named in ``schema`` cast to it."""
-    require_columns(names, schema, table)
+def conform(batch: pa.RecordBatch, names: Sequence[str], query: SourceQuery) -> pa.RecordBatch:
+    """An Arrow batch from a driver renamed to ``names``, the columns named in the query's schema cast to it."""
+    require_columns(names, query)
     arrays = list(batch.columns)
+    schema = query.schema
     if schema is not None:
-        row_of = batch_row_key(batch.rename_columns(list(names)), key_columns)
+        row_of = batch_row_key(batch.rename_columns(list(names)), query.key_columns)
         for i, name in enumerate(names):
             if name in schema.names:
-                arrays[i] = cast_or_explain(arrays[i], schema.field(name).type, lambda r, n=name: f"{table}.{n}, row {row_of(r)}")
+                where = lambda r, n=name: f"{query.table}.{n}, row {row_of(r)}"  # noqa: E731
+                arrays[i] = cast_or_explain(arrays[i], schema.field(name).type, where)
     return pa.RecordBatch.from_arrays(arrays, names=list(names))
 
 

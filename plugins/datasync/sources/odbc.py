@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
 from datasync.core.identifiers import validate_identifier
+from datasync.core.reading import SourceQuery
 from datasync.sources.base import Reader, conform, datetime_text
 
 CHUNK_ROWS = 16_384
@@ -127,38 +128,29 @@ class OdbcSourceReader(Reader):
     def placeholder(self, name: str) -> str:
         return ":" + validate_identifier(name, "parameter")
 
-    def read(
-        self,
-        sql: str,
-        params: dict[str, Any],
-        batch_size: int,
-        schema: pa.Schema | None = None,
-        *,
-        table: str = "source",
-        key_columns: Sequence[str] = (),
-    ) -> Iterator[pa.RecordBatch]:
-        """Yield batches of at most ``batch_size`` rows; columns named in ``schema`` are cast to it."""
+    def read(self, query: SourceQuery) -> Iterator[pa.RecordBatch]:
+        """Yield batches of at most ``query.batch_size`` rows; columns named in its schema are cast to it."""
         import arrow_odbc
 
-        query, values = positional(sql, params)
+        sql, values = positional(query.sql, dict(query.params))
         try:
             reader = self.conn.read_arrow_batches(
-                query,
-                batch_size=max(1, min(batch_size, self.chunk_rows)),
+                sql,
+                batch_size=query.chunk(self.chunk_rows),
                 parameters=values or None,
                 max_bytes_per_batch=self.max_bytes_per_batch,
                 max_text_size=self.max_text_size,
                 fetch_concurrently=self.fetch_concurrently,
             )
         except arrow_odbc.Error as exc:
-            raise _classify(exc, table) from None
-        names = _target_names(reader.schema.names, schema)
+            raise _classify(exc, query.table) from None
+        names = _target_names(reader.schema.names, query.schema)
         try:
             for batch in reader:
                 if batch.num_rows:
-                    yield conform(batch, names, schema, table, key_columns)
+                    yield conform(batch, names, query)
         except arrow_odbc.Error as exc:
-            raise _classify(exc, table) from None
+            raise _classify(exc, query.table) from None
 
     def close(self) -> None:
         self.conn = None  # arrow-odbc closes the connection when it is collected

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 
 from datasync.core.errors import SchemaDriftError, TransientSyncError
 from datasync.core.identifiers import validate_identifier
+from datasync.core.reading import SourceQuery
 from datasync.sources.base import CHUNK_ROWS, Reader, rebatch, rows_to_batch
 
 
@@ -36,24 +37,16 @@ class PostgresSourceReader(Reader):
     def placeholder(self, name: str) -> str:
         return f"%({validate_identifier(name, 'parameter')})s"
 
-    def read(
-        self,
-        sql: str,
-        params: dict[str, Any],
-        batch_size: int,
-        schema: pa.Schema | None = None,
-        *,
-        table: str = "source",
-        key_columns: Sequence[str] = (),
-    ) -> Iterator[pa.RecordBatch]:
+    def read(self, query: SourceQuery) -> Iterator[pa.RecordBatch]:
         import psycopg
 
         self._count += 1
-        chunk = max(1, min(batch_size, CHUNK_ROWS))
+        table = query.table
+        chunk = query.chunk(CHUNK_ROWS)
         cursor = self.conn.cursor(name=f"datasync_read_{self._count}")
         try:
             try:
-                cursor.execute(sql, params)
+                cursor.execute(query.sql, dict(query.params))
                 first = cursor.fetchmany(chunk)
             except psycopg.errors.UndefinedColumn as exc:
                 self.conn.rollback()
@@ -70,10 +63,10 @@ class PostgresSourceReader(Reader):
             def chunks() -> Iterator[pa.RecordBatch]:
                 rows = first
                 while rows:
-                    yield rows_to_batch(rows, names, schema, table, key_columns)
+                    yield rows_to_batch(rows, names, query)
                     rows = cursor.fetchmany(chunk)
 
-            yield from rebatch(chunks(), batch_size)
+            yield from rebatch(chunks(), query.batch_size)
         finally:
             cursor.close()
             if not self.conn.closed:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import replace
 
 import pyarrow as pa
 
 from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
 from datasync.core.identifiers import validate_identifier
+from datasync.core.reading import SourceQuery
 from datasync.sources.base import CHUNK_ROWS, Reader, datetime_text, rebatch, rows_to_batch
 from datasync.sources.sqlite_arrow import FastPathUnavailable, adbc_available, read_sqlite_arrow
 
@@ -53,74 +54,50 @@ class SqliteSourceReader(Reader):
     def placeholder(self, name: str) -> str:
         return ":" + validate_identifier(name, "parameter")
 
-    def read(
-        self,
-        sql: str,
-        params: dict[str, Any],
-        batch_size: int,
-        schema: pa.Schema | None = None,
-        *,
-        table: str = "source",
-        key_columns: Sequence[str] = (),
-    ) -> Iterator[pa.RecordBatch]:
-        bound = {k: datetime_text(v) for k, v in params.items()}
+    def read(self, query: SourceQuery) -> Iterator[pa.RecordBatch]:
+        query = replace(query, params={k: datetime_text(v) for k, v in query.params.items()})
         if self.arrow and adbc_available():
-            yield from self._read_arrow(sql, bound, batch_size, schema, table, key_columns)
+            yield from self._read_arrow(query)
         else:
-            yield from self._read_rows(sql, bound, batch_size, schema, table, key_columns)
+            yield from self._read_rows(query)
 
-    def _read_arrow(
-        self,
-        sql: str,
-        bound: dict[str, Any],
-        batch_size: int,
-        schema: pa.Schema | None,
-        table: str,
-        key_columns: Sequence[str],
-    ) -> Iterator[pa.RecordBatch]:
+    def _read_arrow(self, query: SourceQuery) -> Iterator[pa.RecordBatch]:
         """The ADBC path; whatever it cannot type is read (or, mid-way, diagnosed) row by row."""
         # The statement's own column names (one step; a subquery would rename them): SQLite turns a
         # "quoted" name that is not a column into a text literal named '"WAPARS"', which must stay drift.
         try:
-            probe = self.conn.execute(sql, bound)
+            probe = self.conn.execute(query.sql, query.params)
             names = [d[0] for d in probe.description]
             probe.close()
         except sqlite3.OperationalError as exc:
-            raise _sqlite_error(exc, table) from None
-        if schema is not None and any(n not in names for n in schema.names):
-            yield from self._read_rows(sql, bound, batch_size, schema, table, key_columns)  # raises SchemaDriftError
+            raise _sqlite_error(exc, query.table) from None
+        if query.schema is not None and any(n not in names for n in query.schema.names):
+            yield from self._read_rows(query)  # raises SchemaDriftError
             return
         yielded = False
-        chunk = max(1, min(batch_size, ARROW_CHUNK_ROWS))
+        chunk = query.chunk(ARROW_CHUNK_ROWS)
         try:
-            for batch in rebatch(read_sqlite_arrow(self.path, sql, bound, names, chunk, schema), chunk):
+            arrow = read_sqlite_arrow(self.path, query.sql, dict(query.params), names, chunk, query.schema)
+            for batch in rebatch(arrow, chunk):
                 yielded = True
                 yield batch
         except FastPathUnavailable as exc:
-            rows = self._read_rows(sql, bound, batch_size, schema, table, key_columns)
+            rows = self._read_rows(query)
             if not yielded:
                 yield from rows
                 return
             for _ in rows:  # error path: the row reader names the bad row and raises
                 pass
-            raise SourceDataError(f"source {table}: a column changed storage class mid-read ({exc})") from None
+            raise SourceDataError(f"source {query.table}: a column changed storage class mid-read ({exc})") from None
 
-    def _read_rows(
-        self,
-        sql: str,
-        bound: dict[str, Any],
-        batch_size: int,
-        schema: pa.Schema | None,
-        table: str,
-        key_columns: Sequence[str],
-    ) -> Iterator[pa.RecordBatch]:
+    def _read_rows(self, query: SourceQuery) -> Iterator[pa.RecordBatch]:
         """Row tuples from the sqlite3 module, one ``pa.array`` per column and chunk."""
         try:
-            cursor = self.conn.execute(sql, bound)
+            cursor = self.conn.execute(query.sql, query.params)
         except sqlite3.OperationalError as exc:
-            raise _sqlite_error(exc, table) from None
+            raise _sqlite_error(exc, query.table) from None
         names = [d[0] for d in cursor.description]
-        chunk = max(1, min(batch_size, CHUNK_ROWS))
+        chunk = query.chunk(CHUNK_ROWS)
 
         def chunks() -> Iterator[pa.RecordBatch]:
             try:
@@ -128,14 +105,14 @@ class SqliteSourceReader(Reader):
                     try:
                         rows = cursor.fetchmany(chunk)
                     except sqlite3.OperationalError as exc:
-                        raise _sqlite_error(exc, table) from None
+                        raise _sqlite_error(exc, query.table) from None
                     if not rows:
                         break
-                    yield rows_to_batch(rows, names, schema, table, key_columns)
+                    yield rows_to_batch(rows, names, query)
             finally:
                 cursor.close()
 
-        yield from rebatch(chunks(), batch_size)
+        yield from rebatch(chunks(), query.batch_size)
 
     def close(self) -> None:
         if self._conn is not None:

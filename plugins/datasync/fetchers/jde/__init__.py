@@ -31,9 +31,9 @@ import pyarrow.compute as pc
 from datasync.fetchers.jde import rules as jde
 
 from datasync.core import scalars
-from datasync.core.errors import ConfigError, SourceDataError
+from datasync.core.errors import SourceDataError
 from datasync.core.times import to_source_time
-from datasync.fetchers.base import Fetcher
+from datasync.fetchers.base import Fetcher, SourceQuery
 from datasync.fetchers.registry import register
 from datasync.core.schema import LAST_UPDATE_COLUMN, Column, TableSchema
 
@@ -94,24 +94,7 @@ class JdeFetcher(Fetcher):
 
     def places(self) -> dict[str, int]:
         """Implied decimal places per alias: the fetcher's defaults, overridden by ColumnDecimals."""
-        defaults = {c.alias: c.places for c in self.columns if c.kind == "implied_decimal"}
-        by_upper = {a.upper(): a for a in defaults}
-        unknown = []
-        for column, value in self.table.column_decimals.items():
-            alias = by_upper.get(column.upper())
-            if alias is None:
-                unknown.append(column)
-            else:
-                defaults[alias] = value
-        if unknown:
-            raise ConfigError(
-                [
-                    f"table {self.table.table_name}, field ColumnDecimals: {', '.join(unknown)} "
-                    f"{'is not an implied-decimal column' if len(unknown) == 1 else 'are not implied-decimal columns'} "
-                    f"of {self.type_name}; its decimal columns: {', '.join(sorted(by_upper.values())) or '(none)'}"
-                ]
-            )
-        return defaults
+        return self.decimal_places({c.alias: c.places for c in self.columns if c.kind == "implied_decimal"})
 
     def schema(self) -> TableSchema:
         if self._schema is None:
@@ -177,12 +160,9 @@ class JdeFetcher(Fetcher):
             params["min_julian"] = jde.date_to_julian(minimum_dt)
         sql = self.sql(incremental=minimum_dt is not None)
         raw_batches = reader.read(
-            sql,
-            params,
-            self.batch_size,
-            self.raw_schema(),
-            table=self.physical_table,
-            key_columns=[self.physical(k) for k in self.key],
+            SourceQuery(
+                sql, params, self.batch_size, self.raw_schema(), self.physical_table, tuple(self.physical(k) for k in self.key)
+            )
         )
         for raw in raw_batches:
             batch = self.convert(raw, schema)
