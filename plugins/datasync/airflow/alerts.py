@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from datasync.config import DataSourceConfig, DataSyncConfig
+from datasync.core.types import HealthStatus
 
 if TYPE_CHECKING:
     from datasync.engine.health import HealthReport
@@ -146,7 +147,7 @@ def health_mail(config: DataSyncConfig, report: HealthReport) -> tuple[list[str]
 
 def send_health_mail(config: DataSyncConfig, report: HealthReport) -> list[str]:
     """Mail a Degraded/Unhealthy report; return the recipients (empty: nothing sent)."""
-    if report.status == "Healthy":
+    if report.status == HealthStatus.HEALTHY:
         return []
     to, subject, body = health_mail(config, report)
     if not to:

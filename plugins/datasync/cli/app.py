@@ -22,6 +22,7 @@ from rich.table import Table
 
 from datasync.cli import views
 from datasync.core.errors import ConfigError, DataSyncError, SyncCancelled
+from datasync.core.types import HealthStatus
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
@@ -256,7 +257,7 @@ def health(
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
     else:
-        color = {"Healthy": "green", "Degraded": "yellow", "Unhealthy": "red"}[report.status]
+        color = {HealthStatus.HEALTHY: "green", HealthStatus.DEGRADED: "yellow", HealthStatus.UNHEALTHY: "red"}[report.status]
         out.print(f"[{color}]{report.status}[/{color}]")
         view = Table("Table", "LastSync (UTC)", "Status", "Problems")
         for t in report.tables.values():

@@ -141,7 +141,8 @@ class DataSourceConfig(_Model):
         return self
 
     def schedule(self, sync_type: str) -> ScheduleConfig:
-        return {"Mass": self.mass_config, "Daily": self.daily_config, "Hourly": self.hourly_config}[sync_type]
+        by_type = {SyncType.MASS: self.mass_config, SyncType.DAILY: self.daily_config, SyncType.HOURLY: self.hourly_config}
+        return by_type[SyncType(sync_type)]
 
     def enabled_types(self) -> list[SyncType]:
         return [t for t in SYNC_TYPES if self.is_enabled and self.schedule(t).enabled]

@@ -30,6 +30,7 @@ from datasync.fetchers.base import Fetcher, SourceReader
 from datasync.fetchers.registry import fetcher_class
 from datasync.engine.ledger import Ledger
 from datasync.core.times import as_utc, to_source_time
+from datasync.core.types import SyncType
 from datasync.engine.prefetch import prefetched
 from datasync.engine.schedule import minimum_dt as scheduled_minimum_dt
 from datasync.core.schema import TableSchema
@@ -94,7 +95,7 @@ def resolve_minimum_dt(
     config: DataSyncConfig, table: DataSourceConfig, request: SyncRequest, last_success: dict[str, datetime]
 ) -> datetime | None:
     """UTC MinimumDT: None for Mass or full refresh, the override if given, else the schedule's."""
-    if request.full_refresh or request.sync_type == "Mass":
+    if request.full_refresh or request.sync_type == SyncType.MASS:
         return None
     if request.minimum_dt is not None:
         return as_utc(request.minimum_dt)
@@ -218,7 +219,7 @@ def run_sync(
                     fetched = prefetched(fetcher.fetch(to_source_time(min_dt, source_cfg.zone)))
                     batches = _counted(fetched, schema, progress)
                     mass = table_cfg.mass_config
-                    if request.sync_type == "Mass" and mass.prepurge_data:
+                    if request.sync_type == SyncType.MASS and mass.prepurge_data:
                         rows, counts = _mass_prepurge(target, ledger, schema, batches, mass.re_index_data, row_id)
                     else:
                         rows, counts = _merge_sync(target, ledger, schema, batches, request.operation_id, row_id)
