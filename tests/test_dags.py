@@ -183,6 +183,39 @@ def test_target_type_mssql_uses_mssql_merge_operator(monkeypatch: pytest.MonkeyP
     assert type(bag.dags["datasync__Items__daily"].get_task("sync")).__name__ == "MssqlMergeOperator"
 
 
+@pytest.mark.parametrize(
+    "uri, described",
+    [
+        ("mssql://reader:pw@jde-sql:1433/JDE_PROD", "MssqlSourceReader (pymssql) for the mssql connection, WITH (NOLOCK)"),
+        ("oracle://reader:pw@jde-ora:1521/JDEPDB", "OracleSourceReader (python-oracledb data frames) for the oracle connection"),
+        (None, "picked by the connection's type when the task runs (mssql, odbc, oracle, postgres, sqlite)"),
+    ],
+    ids=["mssql", "oracle", "not-in-environment"],
+)
+def test_jde_on_sql_server_or_oracle_builds_its_dags_and_names_the_reader(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, uri: str | None, described: str
+) -> None:
+    jde = {"ConnId": "datasync_jde", "Schema": "PRODDTA", "TimeZone": "America/Chicago"}
+    if uri and uri.startswith("mssql"):
+        jde["ReadUncommitted"] = True
+    path = write_config(
+        tmp_path / "datasync.yaml",
+        [entry("WorkOrders", "JdeWorkOrderFetcher"), entry("LotUsage", "JdeLotUsageFetcher")],
+        SourceSystems={"JDE": jde},
+    )
+    if uri:
+        monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_JDE", uri)
+    else:
+        monkeypatch.delenv("AIRFLOW_CONN_DATASYNC_JDE", raising=False)
+    bag = dagbag(monkeypatch, path)
+    assert bag.import_errors == {}
+    for table in ("WorkOrders", "LotUsage"):
+        assert {sync_dag_id(table, t) for t in ("Mass", "Daily", "Hourly")} <= set(bag.dag_ids)
+    doc = bag.dags["datasync__LotUsage__daily"].doc_md
+    assert f"| source reader | {described} |" in doc
+    assert "on connection `datasync_jde`, schema `PRODDTA`, time zone America/Chicago" in doc
+
+
 def test_parsing_context_builds_only_the_running_dag(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> None:
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "datasync__Lots__daily")
     bag = dagbag(monkeypatch, cfg_path)
@@ -269,7 +302,8 @@ def test_parsing_opens_no_connection_and_imports_no_driver(tmp_path: Path) -> No
         f"runpy.run_path({str(DAGS / MAIN_FILE)!r})\n"
         "from airflow.sdk.definitions._internal.contextmanager import DagContext\n"
         "bad = [m for m in ('pymssql', 'psycopg', 'psycopg2', 'pyodbc', 'airflow.providers.microsoft.mssql.hooks.mssql',"
-        " 'airflow.providers.postgres.hooks.postgres', 'airflow.providers.sqlite.hooks.sqlite') if m in sys.modules]\n"
+        " 'airflow.providers.postgres.hooks.postgres', 'airflow.providers.sqlite.hooks.sqlite', 'oracledb',"
+        " 'airflow.providers.oracle.hooks.oracle') if m in sys.modules]\n"
         "print('LOADED', bad)\n"
     )
     env = {

@@ -267,10 +267,10 @@ def test_fraction_in_an_integer_column_names_the_row() -> None:
 
 
 def test_column_names_match_case_insensitively_and_missing_ones_are_drift() -> None:
-    from datasync.sources.odbc import _target_names
+    from datasync.sources.base import names_as_in
 
     schema = pa.schema([("WADOCO", pa.int64())])
-    assert _target_names(["wadoco", "watday"], schema) == ["WADOCO", "watday"]
+    assert names_as_in(["wadoco", "watday"], schema) == ["WADOCO", "watday"]
     with pytest.raises(SchemaDriftError, match="WADOCO"):
         conform(pa.record_batch({"x": [1]}), ["x"], SourceQuery("", schema=schema, table="F4801"))
 

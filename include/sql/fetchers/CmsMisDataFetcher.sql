@@ -3,7 +3,7 @@
 {% macro select(schema, table, columns, incremental) %}
 SELECT {% for c in columns %}{{ c | q }}{{ ", " if not loop.last }}{% endfor %}
 
-FROM {% if schema %}{{ schema | q }}.{% endif %}{{ table | q }}
+FROM {{ dialect.table(schema, table) }}
 {% if incremental %}
 WHERE {{ "LastModified" | q }} >= {{ p('minimum_dt') }}
 {% endif %}

@@ -1,12 +1,17 @@
 {# The shape every JDE fetcher's query shares: physical columns of one table, an optional
    extra condition, and the incremental filter pushed down on the Julian audit date (index
-   friendly; the fetcher then applies it exactly on LastUpdateDT). #}
+   friendly; the fetcher then applies it exactly on LastUpdateDT). What a source dialect spells
+   differently comes from fetchers/dialect/ (``dialect.table``, ``dialect.nonblank``).
+   One condition per line below: a new bound is one more line. #}
 {% macro select(schema, table, columns, audit_date, incremental, where=None) %}
+{% set conditions = []
+    + ([where] if where else [])
+    + ([(audit_date | q) ~ " >= " ~ p('min_julian')] if incremental else [])
+%}
 SELECT {% for c in columns %}{{ c | q }}{{ ", " if not loop.last }}{% endfor %}
 
-FROM {% if schema %}{{ schema | q }}.{% endif %}{{ table | q }}
-{% if where or incremental %}
-WHERE {% if where %}{{ where }}{% endif %}{% if where and incremental %} AND {% endif %}{% if incremental %}{{ audit_date | q }} >= {{ p('min_julian') }}{% endif %}
-
+FROM {{ dialect.table(schema, table) }}
+{% if conditions %}
+WHERE {{ conditions | join("\n  AND ") }}
 {% endif %}
 {% endmacro %}

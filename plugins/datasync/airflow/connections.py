@@ -3,8 +3,8 @@
 The hook owns the connection, the dialect owns the SQL (as common-sql has it):
 ``HookConnector`` looks a connection up the Airflow way (secrets backends,
 AIRFLOW_CONN_* variables, the metadata DB), opens it through its provider's
-hook (PostgresHook, MsSqlHook; a SQLite file is opened directly) and hands the DB-API connection to
-the dialect class from datasync.connections.
+hook (PostgresHook, MsSqlHook, OracleHook; a SQLite file and ODBC are opened directly) and hands the
+DB-API connection to the dialect class from datasync.connections.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from datasync.connections import ConnectionInfo, open_source, open_target, target_class
+from datasync.connections import SOURCES, ConnectionInfo, open_source, open_target, target_class
 from datasync.connections.connector import missing
 from datasync.connections.drivers import MSSQL_DEFAULT_PORT, mssql_extras, postgres_kwargs
 
@@ -61,8 +61,38 @@ def _mssql(conn: Any) -> Any:
     return MsSqlHook(mssql_conn_id=conn.conn_id, connection=defaulted).get_conn()
 
 
+def _oracle(conn: Any) -> Any:
+    """python-oracledb from OracleHook (thin mode unless the extra says thick_mode).
+
+    A connection whose schema stands for the service name (no service_name or sid extra)
+    reaches the hook with the service name as an extra and no schema: OracleHook 4.7 would
+    also make the service name the session's current schema, which fails (ORA-01435)
+    unless a user of that name exists.
+    """
+    import copy
+    import json
+
+    from airflow.providers.oracle.hooks.oracle import OracleHook
+
+    info = ConnectionInfo.from_attributes(conn)
+    if info.schema and not info.extra.get("service_name") and not info.extra.get("sid"):
+        conn = copy.copy(conn)
+        conn.extra = json.dumps({**info.extra, "service_name": info.schema})
+        conn.schema = None
+
+    class GivenConnectionHook(OracleHook):
+        """OracleHook on this Connection object (its get_conn looks the id up again otherwise)."""
+
+        def get_connection(self, conn_id: str) -> Any:  # type: ignore[override]
+            return conn
+
+    return GivenConnectionHook(oracle_conn_id=conn.conn_id).get_conn()
+
+
 #: connection types opened through their provider's hook (a SQLite file needs none)
 _HOOKS = {"postgres": _postgres, "mssql": _mssql}
+#: sources opened through their provider's hook (SQLite files and ODBC are opened directly)
+_SOURCE_HOOKS = {"postgres": _postgres, "mssql": _mssql, "oracle": _oracle}
 
 
 class HookConnector:
@@ -84,8 +114,10 @@ class HookConnector:
         options = dict(options or {})
         if info.conn_type == "odbc":
             options.setdefault("driver_in_extra", _odbc_driver_in_extra())
-        db = _postgres(conn) if info.conn_type == "postgres" else None
-        return open_source(info, db, options)
+        if info.conn_type not in SOURCES:
+            return open_source(info, None, options)  # the unsupported-type error, before any hook connects
+        opener = _SOURCE_HOOKS.get(info.conn_type)
+        return open_source(info, opener(conn) if opener else None, options)
 
 
 def _odbc_driver_in_extra() -> bool:

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from datasync.config import DEFAULT_CONFIG_PATH, DataSourceConfig, DataSyncConfig, read_section
+from datasync.config import DEFAULT_CONFIG_PATH, DataSourceConfig, DataSyncConfig, SourceSystemConfig, read_section
 from datasync.engine.configuration import config_problems, parse_config
 from datasync.core.errors import ConfigError
 
@@ -190,6 +190,27 @@ def _every(minutes: float) -> str:
     return f"every {int(n)} {unit}{'s' if n != 1 else ''}"
 
 
+def source_reader_doc(source: SourceSystemConfig) -> str:
+    """Which reader the source's connection gets, read from its AIRFLOW_CONN_* variable.
+
+    Parsing looks at no metadata DB or secrets backend: a connection defined only there
+    is named by type when its task runs.
+    """
+    from datasync.connections import SOURCES, from_environment
+
+    try:
+        info = from_environment(source.conn_id)
+    except ConfigError as exc:
+        return f"unknown: the connection's definition cannot be read ({'; '.join(exc.problems)})"
+    if info is None:
+        return f"picked by the connection's type when the task runs ({', '.join(sorted(SOURCES))})"
+    kind = SOURCES.get(info.conn_type)
+    if kind is None:
+        return f"none: type {info.conn_type!r} is not a supported source ({', '.join(sorted(SOURCES))})"
+    nolock = ", WITH (NOLOCK)" if source.read_uncommitted else ""
+    return f"{kind.description} for the {info.conn_type} connection{nolock}"
+
+
 def sync_doc_md(config: DataSyncConfig, table: DataSourceConfig, sync_type: str, facts: TableFacts, operator: str) -> str:
     from datasync.airflow import alerts
 
@@ -205,6 +226,7 @@ def sync_doc_md(config: DataSyncConfig, table: DataSourceConfig, sync_type: str,
         f"| target table | `{table.table_name}` on connection `{config.target_conn_id}` ({operator}) |",
         f"| source | {table.source_system} on connection `{source.conn_id}`"
         f"{f', schema `{source.schema_name}`' if source.schema_name else ''}, time zone {source.time_zone} |",
+        f"| source reader | {source_reader_doc(source)} |",
         f"| fetcher | `{table.fetcher_type_name}` ({facts.columns} columns) |",
         f"| key | {', '.join(f'`{k}`' for k in facts.key)} |",
         f"| change column | `{facts.last_update_column}` |",

@@ -64,11 +64,17 @@ class ScheduleConfig(_Model):
 
 
 class SourceSystemConfig(_Model):
-    """Where a source system lives: Airflow connection id, schema prefix, local time zone."""
+    """Where a source system lives: Airflow connection id, schema prefix, local time zone.
+
+    ``ReadUncommitted`` (SQL Server sources only, off by default) reads WITH (NOLOCK):
+    the reads take no shared locks, so they never wait for JDE's writers nor block
+    them, at the price of dirty reads (see docs/sources.md).
+    """
 
     conn_id: str
     time_zone: str = "UTC"
     schema_name: str | None = Field(None, validation_alias=AliasChoices("Schema", "schema", "SchemaName", "schema_name"))
+    read_uncommitted: bool = False
 
     @field_validator("time_zone")
     @classmethod

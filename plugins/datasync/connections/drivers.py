@@ -2,7 +2,7 @@
 
 This is the path of the CLI and of tools outside Airflow: the same arguments
 the providers' hooks pass (PostgresHook → psycopg, MsSqlHook → pymssql,
-OdbcHook's connection string), without importing Airflow. Inside Airflow the
+OracleHook → python-oracledb, OdbcHook's connection string), without importing Airflow. Inside Airflow the
 hooks open the connections (datasync.airflow.connections).
 """
 
@@ -15,6 +15,11 @@ from datasync.connections.info import ConnectionInfo
 from datasync.core.errors import ConfigError, TransientSyncError
 
 MSSQL_DEFAULT_PORT = 1433
+ORACLE_DEFAULT_PORT = 1521
+#: OracleHook extras passed to oracledb.connect as they are
+_ORACLE_PASSED_EXTRAS = (
+    "events", "expire_time", "wallet_location", "wallet_password", "ssl_server_cert_dn", "ssl_server_dn_match", "cclass",
+)  # fmt: skip
 #: pymssql extras defaulted when a connection leaves them out: TDS 7.4 returns DATE/DATETIME2
 #: as date/datetime, use_datetime2 keeps microseconds in bound datetimes.
 MSSQL_DEFAULT_EXTRAS = {"tds_version": "7.4", "use_datetime2": True, "appname": "datasync"}
@@ -72,6 +77,61 @@ def connect_mssql(info: ConnectionInfo) -> Any:
         return pymssql.connect(**mssql_kwargs(info))
     except pymssql.OperationalError as exc:
         raise TransientSyncError(f"cannot connect to SQL Server ({info.conn_id}): {exc}") from None
+
+
+def oracle_service(info: ConnectionInfo) -> tuple[str | None, str | None]:
+    """(service name, SID) as OracleHook reads them: the extras, else the connection's schema as service name."""
+    service, sid = info.extra.get("service_name"), info.extra.get("sid")
+    if not service and not sid and info.schema:
+        service = info.schema
+    return service, sid
+
+
+def oracle_kwargs(info: ConnectionInfo) -> dict[str, Any]:
+    """oracledb.connect arguments, as OracleHook builds them (thin mode unless the extra says thick_mode).
+
+    The connection's schema is the service name when the extras name none; with an explicit
+    service name or SID it is the session's current schema. (OracleHook 4.7 also makes the
+    service name the current schema in the first case, which fails with ORA-01435;
+    datasync's hook path hands it the service name as an extra instead.)
+    """
+    import oracledb
+
+    service, sid = oracle_service(info)
+    port = info.port or ORACLE_DEFAULT_PORT
+    kwargs: dict[str, Any] = {"user": info.login, "password": info.password}
+    if info.host and sid and not service:
+        kwargs["dsn"] = oracledb.makedsn(info.host, port, sid)
+    elif info.host and service and not sid:
+        kwargs["dsn"] = oracledb.makedsn(info.host, port, service_name=service)
+    elif info.extra.get("dsn"):
+        kwargs["dsn"] = info.extra["dsn"]  # a TNS alias or a full connect descriptor
+    else:
+        kwargs["dsn"] = (info.host or "") + (f":{info.port}" if info.port else "") + (f"/{service}" if service else "")
+    if mode := info.extra.get("mode"):
+        kwargs["mode"] = getattr(oracledb.AuthMode, str(mode).upper())
+    if purity := info.extra.get("purity"):
+        kwargs["purity"] = getattr(oracledb.Purity, str(purity).upper())
+    kwargs.update({k: info.extra[k] for k in _ORACLE_PASSED_EXTRAS if info.extra.get(k) is not None})
+    return kwargs
+
+
+def connect_oracle(info: ConnectionInfo) -> Any:
+    import oracledb
+
+    if str(info.extra.get("thick_mode", "")).lower() in ("1", "true", "yes"):
+        oracledb.init_oracle_client(
+            lib_dir=info.extra.get("thick_mode_lib_dir"), config_dir=info.extra.get("thick_mode_config_dir")
+        )
+    try:
+        conn = oracledb.connect(**oracle_kwargs(info))
+    except oracledb.Error as exc:
+        raise TransientSyncError(f"cannot connect to Oracle ({info.conn_id}): {exc}") from None
+    if info.schema and (info.extra.get("service_name") or info.extra.get("sid")):
+        conn.current_schema = info.schema  # the schema is not the service name here
+    if module := info.extra.get("module"):
+        conn.module = module
+    return conn
 
 
 def odbc_driver_in_extra_allowed() -> bool:

@@ -7,6 +7,7 @@ module; the engine never branches on connection types.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -40,30 +41,52 @@ _TARGET_DRIVERS: dict[str, Callable[[ConnectionInfo], Any]] = {
 }
 
 
-def _sqlite_source(info: ConnectionInfo, conn: Any, options: Mapping[str, Any]) -> SourceReader:
-    from datasync.sources.sqlite import SqliteSourceReader
-
-    return SqliteSourceReader(info.sqlite_path)
+def _sqlite_reader(cls: type, info: ConnectionInfo, conn: Any, options: Mapping[str, Any]) -> SourceReader:
+    return cls(info.sqlite_path)
 
 
-def _postgres_source(info: ConnectionInfo, conn: Any, options: Mapping[str, Any]) -> SourceReader:
-    from datasync.sources.postgres import PostgresSourceReader
-
-    return PostgresSourceReader(conn if conn is not None else drivers.connect_postgres(info))
-
-
-def _odbc_source(info: ConnectionInfo, conn: Any, options: Mapping[str, Any]) -> SourceReader:
-    from datasync.sources.odbc import OdbcSourceReader
-
+def _odbc_reader(cls: type, info: ConnectionInfo, conn: Any, options: Mapping[str, Any]) -> SourceReader:
     text, login, password = drivers.odbc_connection_string(info, options.get("driver"), options.get("driver_in_extra"))
-    return OdbcSourceReader(text, login, password)
+    return cls(text, login, password)
 
 
-#: connection type -> SourceReader built from the definition and, where a hook opened one, its connection
-SOURCES: dict[str, Callable[[ConnectionInfo, Any, Mapping[str, Any]], SourceReader]] = {
-    "sqlite": _sqlite_source,
-    "postgres": _postgres_source,
-    "odbc": _odbc_source,
+@dataclass(frozen=True)
+class SourceKind:
+    """How one connection type is read: its reader class and how the reader is opened.
+
+    Readers on a DB-API connection take the one a hook opened, else ``connect`` opens it
+    from the definition; the others are built by ``build``.
+    """
+
+    reader: str  # "module:Class", imported on use
+    driver: str  # what the reader reads through, for people (DAG docs)
+    connect: Callable[[ConnectionInfo], Any] | None = None
+    build: Callable[[type, ConnectionInfo, Any, Mapping[str, Any]], SourceReader] | None = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.reader.split(':')[1]} ({self.driver})"
+
+    def open(self, info: ConnectionInfo, conn: Any, options: Mapping[str, Any]) -> SourceReader:
+        module, name = self.reader.split(":")
+        cls = getattr(import_module(module), name)
+        if self.build is not None:
+            return self.build(cls, info, conn, options)
+        assert self.connect is not None
+        return cls(conn if conn is not None else self.connect(info))
+
+
+#: connection type -> its reader; a hook's DB-API connection is used where the hook opened one
+SOURCES: dict[str, SourceKind] = {
+    "sqlite": SourceKind("datasync.sources.sqlite:SqliteSourceReader", "ADBC SQLite, sqlite3", build=_sqlite_reader),
+    "postgres": SourceKind(
+        "datasync.sources.postgres:PostgresSourceReader", "psycopg server-side cursor", connect=drivers.connect_postgres
+    ),
+    "odbc": SourceKind("datasync.sources.odbc:OdbcSourceReader", "arrow-odbc", build=_odbc_reader),
+    "mssql": SourceKind("datasync.sources.mssql:MssqlSourceReader", "pymssql", connect=drivers.connect_mssql),
+    "oracle": SourceKind(
+        "datasync.sources.oracle:OracleSourceReader", "python-oracledb data frames", connect=drivers.connect_oracle
+    ),
 }
 
 
@@ -86,7 +109,7 @@ def open_target(info: ConnectionInfo, bulk_copy_batch_size: int = 10_000, conn: 
 def open_source(info: ConnectionInfo, conn: Any = None, options: Mapping[str, Any] | None = None) -> SourceReader:
     """The SourceReader for ``info``'s type; ``conn``: a DB-API connection a hook already opened."""
     try:
-        factory = SOURCES[info.conn_type]
+        kind = SOURCES[info.conn_type]
     except KeyError:
         raise ConfigError(
             [
@@ -94,4 +117,4 @@ def open_source(info: ConnectionInfo, conn: Any = None, options: Mapping[str, An
                 f"supported: {', '.join(sorted(SOURCES))}"
             ]
         ) from None
-    return factory(info, conn, options or {})
+    return kind.open(info, conn, options or {})

@@ -39,7 +39,7 @@ class SourceQuery:
 class SourceReader(Protocol):
     """An open source connection that runs a query and yields raw Arrow batches."""
 
-    dialect: str  # 'sqlite', 'postgres', 'odbc', ...
+    dialect: str  # 'sqlite', 'postgres', 'odbc', 'mssql', 'oracle': picks include/sql/fetchers/dialect/<dialect>.sql
 
     def placeholder(self, name: str) -> str:
         """The driver's placeholder for bound value ``name`` in query text."""

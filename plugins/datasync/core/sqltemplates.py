@@ -51,6 +51,19 @@ class SqlTemplates:
         self.env.globals["q"] = quote
         self.env.globals.update(IN_PROGRESS=int(LedgerState.IN_PROGRESS), FAILED=int(LedgerState.FAILED))
 
+    def macros(self, *paths: str) -> MacroChain:
+        """The macros of the files among ``paths`` (under include/sql) that exist, the first file's first.
+
+        For per-dialect overrides: ``macros("fetchers/dialect/oracle.sql", "fetchers/dialect/ansi.sql")``.
+        """
+        modules = []
+        for path in paths:
+            try:
+                modules.append(self.env.get_template(path).module)
+            except jinja2.TemplateNotFound:
+                continue
+        return MacroChain(modules)
+
     def render(self, family: str, statement: str, **params: Any) -> str:
         """Render macro ``statement`` of include/sql/<folder>/<family>.sql, else of common/<family>.sql.
 
@@ -65,3 +78,17 @@ class SqlTemplates:
             if macro is not None:
                 return str(macro(**params)).strip()
         raise KeyError(f"no statement {statement!r} in {self.folder}/{family}.sql or common/{family}.sql")
+
+
+class MacroChain:
+    """Macros looked up by name in template modules in order: a dialect's own file, then the shared one."""
+
+    def __init__(self, modules: list[Any]):
+        self._modules = modules
+
+    def __getattr__(self, name: str) -> Any:
+        for module in self._modules:
+            macro = getattr(module, name, None)
+            if macro is not None:
+                return macro
+        raise AttributeError(name)  # Jinja makes it undefined: StrictUndefined names it when used

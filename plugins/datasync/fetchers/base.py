@@ -71,12 +71,33 @@ class Fetcher(ABC):
         return places
 
     def render_select(self, **params: Any) -> str:
-        """Macro ``select`` of include/sql/fetchers/<type_name>.sql, with the reader's quoting and placeholders."""
+        """Macro ``select`` of include/sql/fetchers/<type_name>.sql in the reader's dialect.
+
+        Quoting and placeholders are the reader's; ``dialect`` in the templates holds the
+        macros of include/sql/fetchers/dialect/<reader.dialect>.sql, falling back to ansi.sql;
+        ``read_uncommitted`` is the source system's ReadUncommitted.
+        """
         from datasync.core.sqltemplates import SqlTemplates
 
         reader = self.require_reader()
+        self._check_read_uncommitted(reader)
         templates = SqlTemplates("fetchers", reader.quote, reader.placeholder)
+        templates.env.globals["read_uncommitted"] = self.source.read_uncommitted  # before the modules are made
+        templates.env.globals["dialect"] = templates.macros(
+            f"fetchers/dialect/{reader.dialect}.sql", "fetchers/dialect/ansi.sql"
+        )
         return templates.render(self.type_name, "select", schema=self.source.schema_name, **params)
+
+    def _check_read_uncommitted(self, reader: SourceReader) -> None:
+        """ReadUncommitted on a source that cannot honour it is a ConfigError, never silently ignored."""
+        if self.source.read_uncommitted and not getattr(reader, "reads_uncommitted", False):
+            raise ConfigError(
+                [
+                    f"SourceSystems.{self.table.source_system}.ReadUncommitted: only SQL Server (mssql) sources read "
+                    f"uncommitted; connection {self.source.conn_id!r} is read as {reader.dialect!r} "
+                    "(Oracle and PostgreSQL readers never wait for writers: leave it off)"
+                ]
+            )
 
     @abstractmethod
     def schema(self) -> TableSchema:

@@ -10,8 +10,10 @@ column and row key, instead of a driver traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -22,8 +24,14 @@ from datasync.core.identifiers import quote_ansi, validate_identifier
 from datasync.core.reading import SourceQuery
 from datasync.core.rowkeys import RowKey, batch_row_key, tuple_row_key
 
+_WHOLE_DECIMAL = pa.decimal128(38, 0)
+"""Whole NUMERIC values (a JDE Julian date as NUMERIC(18,0)): typed conversion is ~30x faster than inferring."""
+
 CHUNK_ROWS = 50_000
 """Rows per driver round trip; chunks are concatenated in Arrow up to the batch size."""
+
+# A quoted literal or a '::' cast is skipped; ':name' outside literals is a placeholder.
+NAMED_TOKENS = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class Reader:
@@ -58,6 +66,11 @@ def datetime_text(value: Any) -> Any:
     return value
 
 
+def named_placeholders(sql: str) -> set[str]:
+    """The ``:name`` placeholders of ``sql`` (outside literals): drivers that bind by name refuse extra values."""
+    return {m.group(1) for m in NAMED_TOKENS.finditer(sql) if m.group(1)}
+
+
 def build_column(values: Sequence[Any], target: pa.DataType | None, where: str, row_of: RowKey) -> pa.Array:
     """One raw column from driver values, cast to ``target`` (None: as inferred).
 
@@ -68,6 +81,11 @@ def build_column(values: Sequence[Any], target: pa.DataType | None, where: str, 
     def at(i: int) -> str:
         return f"{where}, row {row_of(i)}"
 
+    if target is not None and pa.types.is_integer(target) and isinstance(_first(values), Decimal):
+        try:
+            return cast_or_explain(pa.array(values, type=_WHOLE_DECIMAL), target, at)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # a fraction or a value of another type: the general path below names the row
     if target is not None and (pa.types.is_string(target) or pa.types.is_large_string(target)):
         try:
             arr = pa.array(values, type=pa.binary())
@@ -84,6 +102,11 @@ def build_column(values: Sequence[Any], target: pa.DataType | None, where: str, 
     if pa.types.is_binary(arr.type):
         arr = decode_or_explain(arr, at)
     return arr if target is None else cast_or_explain(arr, target, at)
+
+
+def _first(values: Sequence[Any]) -> Any:
+    """The first value that is not NULL (None when all are)."""
+    return next((v for v in values if v is not None), None)
 
 
 def rows_to_batch(rows: Sequence[tuple], names: Sequence[str], query: SourceQuery) -> pa.RecordBatch:
@@ -110,6 +133,14 @@ def require_columns(names: Sequence[str], query: SourceQuery) -> None:
         missing = [n for n in query.schema.names if n not in names]
         if missing:
             raise SchemaDriftError(f"{query.table}: the query did not return column(s) {', '.join(missing)}")
+
+
+def names_as_in(names: Sequence[str], schema: pa.Schema | None) -> list[str]:
+    """Result column names, spelled as in ``schema`` when they match case-insensitively."""
+    if schema is None:
+        return list(names)
+    wanted = {n.lower(): n for n in schema.names}
+    return [wanted.get(n.lower(), n) for n in names]
 
 
 def conform(batch: pa.RecordBatch, names: Sequence[str], query: SourceQuery) -> pa.RecordBatch:

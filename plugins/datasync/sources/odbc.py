@@ -21,15 +21,16 @@ to the column type on comparison.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 
-from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError, TransientSyncError
+from datasync.core.errors import ConfigError, TransientSyncError
 from datasync.core.identifiers import validate_identifier
 from datasync.core.reading import SourceQuery
-from datasync.sources.base import Reader, conform, datetime_text
+from datasync.sources.base import NAMED_TOKENS, Reader, conform, datetime_text, names_as_in
+from datasync.sources.errors import classify
 
 CHUNK_ROWS = 16_384
 """Rows per ODBC fetch (the transit buffer); a batch never holds more than the fetcher's BatchSize.
@@ -38,13 +39,6 @@ MAX_BYTES_PER_BATCH = 32 * 1024 * 1024
 """Upper bound of one transit buffer: wide rows get fewer rows per fetch."""
 MAX_TEXT_SIZE = 4000
 """Bytes reserved per value of an unbounded text column (VARCHAR(MAX), TEXT); JDE columns are bounded."""
-
-# A quoted literal or a '::' cast is skipped; ':name' outside literals is a placeholder.
-_TOKENS = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_][A-Za-z0-9_]*)")
-# SQLSTATEs (and driver texts without one) that mean "the source changed" or "try again".
-_MISSING_COLUMN = ("42S22", "42703", "no such column", "invalid column name", "ORA-00904")
-_MISSING_TABLE = ("42S02", "42P01", "no such table", "invalid object name", "ORA-00942")
-_TRANSIENT = ("State: 08", "HYT00", "HYT01", "40001", "deadlock", "timeout expired")
 
 
 def positional(sql: str, params: dict[str, Any]) -> tuple[str, list[str | None]]:
@@ -60,7 +54,7 @@ def positional(sql: str, params: dict[str, Any]) -> tuple[str, list[str | None]]
         values.append(_text(params[name]))
         return "?"
 
-    return _TOKENS.sub(swap, sql), values
+    return NAMED_TOKENS.sub(swap, sql), values
 
 
 def _text(value: Any) -> str | None:
@@ -70,28 +64,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(datetime_text(value))
-
-
-_COLUMN_NAME = (
-    re.compile(r'column "([^"]+)" does not exist'),  # PostgreSQL
-    re.compile(r"invalid column name '([^']+)'", re.IGNORECASE),  # SQL Server
-    re.compile(r'no such column: "?([\w.]+)'),  # SQLite
-    re.compile(r'"([^"]+)": invalid identifier', re.IGNORECASE),  # Oracle
-)
-
-
-def _classify(exc: Exception, table: str) -> Exception:
-    """A driver error as SchemaDriftError, TransientSyncError or SourceDataError."""
-    text = " ".join(str(exc).split())
-    lower = text.lower()
-    if any(k.lower() in lower for k in _MISSING_COLUMN):
-        name = next((m.group(1).split(".")[-1] for p in _COLUMN_NAME if (m := p.search(text))), "?")
-        return SchemaDriftError(f"source table {table} has no column {name} ({text})")
-    if any(k.lower() in lower for k in _MISSING_TABLE):
-        return SchemaDriftError(f"source table {table} does not exist ({text})")
-    if any(k.lower() in lower for k in _TRANSIENT):
-        return TransientSyncError(f"source {table}: {text}")
-    return SourceDataError(f"source {table}: {text}")
 
 
 class OdbcSourceReader(Reader):
@@ -143,25 +115,17 @@ class OdbcSourceReader(Reader):
                 fetch_concurrently=self.fetch_concurrently,
             )
         except arrow_odbc.Error as exc:
-            raise _classify(exc, query.table) from None
-        names = _target_names(reader.schema.names, query.schema)
+            raise classify(str(exc), query.table) from None
+        names = names_as_in(reader.schema.names, query.schema)
         try:
             for batch in reader:
                 if batch.num_rows:
                     yield conform(batch, names, query)
         except arrow_odbc.Error as exc:
-            raise _classify(exc, query.table) from None
+            raise classify(str(exc), query.table) from None
 
     def close(self) -> None:
         self.conn = None  # arrow-odbc closes the connection when it is collected
-
-
-def _target_names(names: Sequence[str], schema: pa.Schema | None) -> list[str]:
-    """Result column names, spelled as in ``schema`` when they match case-insensitively."""
-    if schema is None:
-        return list(names)
-    wanted = {n.lower(): n for n in schema.names}
-    return [wanted.get(n.lower(), n) for n in names]
 
 
 __all__ = ["OdbcSourceReader", "positional"]

@@ -1,0 +1,6 @@
+{# SQL Server (pymssql). With SourceSystems.<name>.ReadUncommitted the table is read
+   WITH (NOLOCK): no shared locks, so the read neither waits for JDE's writers nor blocks them,
+   at the price of dirty reads (docs/sources.md). #}
+{% import "fetchers/dialect/ansi.sql" as ansi %}
+
+{% macro table(schema, name) %}{{ ansi.table(schema, name) }}{% if read_uncommitted %} WITH (NOLOCK){% endif %}{% endmacro %}

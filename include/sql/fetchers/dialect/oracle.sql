@@ -1,0 +1,4 @@
+{# Oracle (python-oracledb). #}
+
+{# '' is NULL in Oracle and RTRIM of an all-blank NCHAR is NULL too: "<> ''" would keep no row. #}
+{% macro nonblank(column) %}RTRIM({{ column | q }}) IS NOT NULL{% endmacro %}
