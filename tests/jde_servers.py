@@ -41,32 +41,35 @@ def _width(decl: str) -> int | None:
     return int(decl[decl.index("(") + 1 : -1]) if "(" in decl else None
 
 
-def mssql_type(column: str, decl: str) -> str:
-    """The SQL Server type of a demo column (its SQLite declaration ``decl``)."""
+#: the demo's SQLite declaration -> (SQL Server type, Oracle type); strings and Julian dates apart
+_TYPES = {
+    "NUMERIC": ("FLOAT", "NUMBER"),
+    "FLOAT": ("FLOAT", "FLOAT"),
+    "": ("FLOAT", "NUMBER"),
+    "REAL": ("FLOAT", "NUMBER(18,4)"),
+    "INTEGER": ("INT", "NUMBER(10,0)"),
+    "INTEGER PRIMARY KEY": ("INT NOT NULL PRIMARY KEY", "NUMBER(10,0) NOT NULL PRIMARY KEY"),
+    "DATETIME": ("DATETIME", "DATE"),
+}
+_JULIAN = ("NUMERIC(18,0)", "NUMBER(6,0)")
+
+
+def _server_type(column: str, decl: str, server: int) -> str:
     if decl.startswith("NCHAR("):
         return decl
     if decl.startswith("VARCHAR("):
-        return "N" + decl
-    if column in julian_columns():
-        return "NUMERIC(18,0)"
-    return {
-        "NUMERIC": "FLOAT", "FLOAT": "FLOAT", "": "FLOAT", "REAL": "FLOAT",
-        "INTEGER": "INT", "INTEGER PRIMARY KEY": "INT NOT NULL PRIMARY KEY", "DATETIME": "DATETIME",
-    }[decl]  # fmt: skip
+        return ("NVARCHAR({})", "NVARCHAR2({})")[server].format(_width(decl))
+    return (_JULIAN if column in julian_columns() else _TYPES[decl])[server]
+
+
+def mssql_type(column: str, decl: str) -> str:
+    """The SQL Server type of a demo column (its SQLite declaration ``decl``)."""
+    return _server_type(column, decl, 0)
 
 
 def oracle_type(column: str, decl: str) -> str:
     """The Oracle type of a demo column."""
-    if decl.startswith("NCHAR("):
-        return decl
-    if decl.startswith("VARCHAR("):
-        return f"NVARCHAR2({_width(decl)})"
-    if column in julian_columns():
-        return "NUMBER(6,0)"
-    return {
-        "NUMERIC": "NUMBER", "FLOAT": "FLOAT", "": "NUMBER", "REAL": "NUMBER(18,4)",
-        "INTEGER": "NUMBER(10,0)", "INTEGER PRIMARY KEY": "NUMBER(10,0) NOT NULL PRIMARY KEY", "DATETIME": "DATE",
-    }[decl]  # fmt: skip
+    return _server_type(column, decl, 1)
 
 
 def column_decls(table: str) -> dict[str, str]:

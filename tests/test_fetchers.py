@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from conftest import table_entry
+from source_fetch import FETCHERS
 
 from datasync_demo import generator as demo
 from datasync.engine.configuration import parse_config
@@ -20,13 +21,6 @@ from datasync.fetchers.base import Fetcher
 from datasync.fetchers.registry import fetcher_class, known_fetchers
 from datasync.sources import SqliteSourceReader
 
-FETCHERS = {
-    "JdeWorkOrderFetcher": "F4801",
-    "JdeLotUsageFetcher": "F4111",
-    "JdeItemFetcher": "F4101",
-    "JdeLotMasterFetcher": "F4108",
-    "CmsMisDataFetcher": "MIS_DATA",
-}
 
 
 # --------------------------------------------------------------------------- helpers

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from conftest import table_entry
+from source_fetch import rows_of
 
 from datasync_demo import generator as demo
 from datasync.engine.configuration import parse_config
@@ -120,17 +121,6 @@ def build(reader: Any, fetcher: str, batch_size: int = 1000, schema_name: str | 
         raw["SourceSystems"] = {system: {"ConnId": f"datasync_{system.lower()}", "Schema": schema_name}}
     cfg = parse_config(raw)
     return fetcher_class(fetcher)(cfg.data_sources[0], cfg.source_system(system), reader, batch_size)
-
-
-def rows_of(fetcher: Fetcher, minimum_dt: datetime | None = None) -> list[dict[str, Any]]:
-    expected = fetcher.schema().arrow_schema()
-    rows: list[dict[str, Any]] = []
-    for batch in fetcher.fetch(minimum_dt):
-        assert batch.schema.equals(expected)
-        assert batch.num_rows <= fetcher.batch_size
-        rows += batch.to_pylist()
-    key = fetcher.schema().primary_key
-    return sorted(rows, key=lambda r: tuple(r[k] for k in key))
 
 
 @pytest.fixture(scope="module")

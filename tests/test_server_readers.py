@@ -27,20 +27,18 @@ import oracledb
 import pyarrow as pa
 import pymssql
 import pytest
-from conftest import table_entry
 from jde_servers import column_decls, mssql_type, oracle_array, oracle_type, pymssql_value
 from pymssql import _mssql
+from source_fetch import FETCHERS, rows_of
+from source_fetch import build as build_fetcher
 
 from datasync_demo import generator as demo
 from datasync.core.errors import SchemaDriftError, SourceDataError, TransientSyncError
-from datasync.engine.configuration import parse_config
 from datasync.fetchers.base import Fetcher
-from datasync.fetchers.registry import fetcher_class
 from datasync.sources import SqliteSourceReader
 from datasync.sources.mssql import MssqlSourceReader
 from datasync.sources.oracle import OracleSourceReader
 
-FETCHERS = ["JdeWorkOrderFetcher", "JdeLotUsageFetcher", "JdeItemFetcher", "JdeLotMasterFetcher", "CmsMisDataFetcher"]
 SINCE = datetime(2024, 6, 1)
 
 
@@ -105,22 +103,8 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def build(reader: Any, fetcher: str, batch_size: int = 400, schema: str | None = "PRODDTA", **system: Any) -> Fetcher:
-    name = "CMS" if fetcher.startswith("Cms") else "JDE"
-    settings = {"ConnId": f"datasync_{name.lower()}", **({"Schema": schema} if schema else {}), **system}
-    cfg = parse_config({"DataSources": [table_entry("T", fetcher, SourceSystem=name)], "SourceSystems": {name: settings}})
-    return fetcher_class(fetcher)(cfg.data_sources[0], cfg.source_system(name), reader, batch_size)
-
-
-def rows_of(fetcher: Fetcher, minimum_dt: datetime | None = None) -> list[dict[str, Any]]:
-    expected = fetcher.schema().arrow_schema()
-    rows: list[dict[str, Any]] = []
-    for batch in fetcher.fetch(minimum_dt):
-        assert batch.schema.equals(expected), f"{batch.schema} != {expected}"
-        assert batch.num_rows <= fetcher.batch_size
-        rows += batch.to_pylist()
-    key = fetcher.schema().primary_key
-    return sorted(rows, key=lambda r: tuple(r[k] for k in key))
+def build(reader: Any, fetcher: str, schema: str | None = "PRODDTA", **settings: Any) -> Fetcher:
+    return build_fetcher(reader, fetcher, 400, schema, **settings)
 
 
 def source_table(fetcher: Fetcher) -> str:

@@ -21,32 +21,25 @@ from typing import Any
 
 import pytest
 import sqlglot
-from conftest import table_entry
 from pymssql import _mssql
+from source_fetch import FETCHERS
+from source_fetch import build as build_fetcher
 from sqlfluff.core import Linter
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from datasync.core.errors import ConfigError
-from datasync.engine.configuration import parse_config
 from datasync.fetchers.base import Fetcher
-from datasync.fetchers.registry import fetcher_class
 from datasync.sources import SqliteSourceReader
 from datasync.sources.mssql import MssqlSourceReader, server_value
 from datasync.sources.oracle import OracleSourceReader
 
-FETCHERS = ["JdeWorkOrderFetcher", "JdeLotUsageFetcher", "JdeItemFetcher", "JdeLotMasterFetcher", "CmsMisDataFetcher"]
 PARAMS = {"min_julian": 124060, "minimum_dt": datetime(2024, 2, 29, 9, 30, 15)}
 LINTERS = {"tsql": Linter(dialect="tsql"), "oracle": Linter(dialect="oracle")}
 
 
 def build(reader: Any, fetcher: str, schema: str | None = None, read_uncommitted: bool = False) -> Fetcher:
-    name = "CMS" if fetcher.startswith("Cms") else "JDE"
-    system: dict[str, Any] = {"ConnId": f"datasync_{name.lower()}", "ReadUncommitted": read_uncommitted}
-    if schema:
-        system["Schema"] = schema
-    cfg = parse_config({"DataSources": [table_entry("T", fetcher, SourceSystem=name)], "SourceSystems": {name: system}})
-    return fetcher_class(fetcher)(cfg.data_sources[0], cfg.source_system(name), reader, 1000)
+    return build_fetcher(reader, fetcher, 1000, schema, ReadUncommitted=read_uncommitted)
 
 
 def as_pymssql_sends(sql: str) -> str:

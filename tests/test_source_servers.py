@@ -35,6 +35,8 @@ from urllib.parse import quote
 import pytest
 from conftest import table_entry
 from jde_servers import mssql_type, oracle_type, stored
+from source_fetch import FETCHERS, rows_of
+from source_fetch import build as build_fetcher
 
 from datasync_demo import generator as demo
 from datasync.connections.info import parse_uri
@@ -44,17 +46,9 @@ from datasync.engine.configuration import parse_config
 from datasync.engine.service import sync_table
 from datasync.engine.sync import SyncRequest
 from datasync.fetchers.base import Fetcher
-from datasync.fetchers.registry import fetcher_class
 from datasync.sources import SqliteSourceReader
 from datasync.sources.mssql import server_value
 
-FETCHERS = {
-    "JdeWorkOrderFetcher": "F4801",
-    "JdeLotUsageFetcher": "F4111",
-    "JdeItemFetcher": "F4101",
-    "JdeLotMasterFetcher": "F4108",
-    "CmsMisDataFetcher": "MIS_DATA",
-}
 ROWS = 2000
 SINCE = datetime(2023, 1, 1)  # every fetcher has rows changed since (the demo: 5 of 40 items)
 BIG_TIMES = 200
@@ -273,21 +267,8 @@ def config(fetcher: str, schema: str | None, batch_size: int = 700, **system: An
     return parse_config({"BatchSize": batch_size, "SourceSystems": systems, "DataSources": [entry]})
 
 
-def build(reader: Any, fetcher: str, schema: str | None, **system: Any) -> Fetcher:
-    cfg = config(fetcher, schema, **system)
-    table = cfg.data_sources[0]
-    return fetcher_class(fetcher)(table, cfg.source_system(table.source_system), reader, cfg.batch_size)
-
-
-def rows_of(fetcher: Fetcher, minimum_dt: datetime | None = None) -> list[dict[str, Any]]:
-    expected = fetcher.schema().arrow_schema()
-    rows: list[dict[str, Any]] = []
-    for batch in fetcher.fetch(minimum_dt):
-        assert batch.schema.equals(expected)
-        assert batch.num_rows <= fetcher.batch_size
-        rows += batch.to_pylist()
-    key = fetcher.schema().primary_key
-    return sorted(rows, key=lambda r: tuple(r[k] for k in key))
+def build(reader: Any, fetcher: str, schema: str | None, **settings: Any) -> Fetcher:
+    return build_fetcher(reader, fetcher, 700, schema, **settings)
 
 
 @pytest.fixture(scope="module")
