@@ -47,6 +47,7 @@ def datasync_config(spec: dict[str, Any]) -> dict[str, Any]:
                 "FetcherTypeName": "JdeLotUsageFetcher",
                 "MassConfig": mass,
                 "DailyConfig": {"Enabled": True, "IntervalMinutes": 1440},
+                "HourlyConfig": {"Enabled": False},  # schedules are on unless turned off (the seed's default)
             }
         ],
     }

@@ -57,6 +57,7 @@ def test_snake_case_yaml_is_accepted(tmp_path: Path) -> None:
         "data_sync:\n  check_interval: '1.02:03:04'\n  data_sources:\n"
         "    - table_name: Items\n      fetcher_type_name: JdeItemFetcher\n"
         "      daily_config: {enabled: true, interval_minutes: 1440}\n"
+        "      mass_config: {enabled: false}\n      hourly_config: {enabled: false}\n"
     )
     cfg = load_config(path)
     assert cfg.check_interval == timedelta(days=1, hours=2, minutes=3, seconds=4)
@@ -74,7 +75,7 @@ def test_shipped_example_config_is_valid() -> None:
         (table_entry("A", "NoSuchFetcher"), "table A, field FetcherTypeName: unknown fetcher 'NoSuchFetcher'; known: "),
         (
             table_entry("A", "JdeItemFetcher", DailyConfig={"Enabled": True, "IntervalMinutes": 0}),
-            "table A: DailyConfig.IntervalMinutes must be positive on an enabled schedule, got 0",
+            "table A, field DailyConfig.IntervalMinutes: must be positive on an enabled schedule, got 0",
         ),
         (table_entry("x]; DROP TABLE y--", "JdeItemFetcher"), "field TableName: 'x]; DROP TABLE y--' is not a plain identifier"),
         (table_entry("A", "JdeItemFetcher", ColumnDecimals={"UO'RG": 2}), "table A, field ColumnDecimals: column \"UO'RG\" is not a plain identifier"),
@@ -115,7 +116,7 @@ def test_check_config_cli_prints_every_problem(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"configuration error in {bad}" in result.stderr
     assert "table A, field FetcherTypeName: unknown fetcher 'Nope'" in result.stderr
-    assert "table B: HourlyConfig.IntervalMinutes must be positive" in result.stderr
+    assert "table B, field HourlyConfig.IntervalMinutes: must be positive" in result.stderr
     ok = CliRunner().invoke(app, ["check-config", str(REPO / "include" / "datasync.yaml")])
     assert ok.exit_code == 0, ok.stderr
 

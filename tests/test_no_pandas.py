@@ -35,6 +35,7 @@ def test_syncs_and_dag_parsing_do_not_import_pandas(tmp_path: Path) -> None:
     schedules = {
         "MassConfig": {"Enabled": True, "IntervalMinutes": 10080, "PrepurgeData": True, "ReIndexData": True},
         "DailyConfig": {"Enabled": True, "IntervalMinutes": 1440},
+        "HourlyConfig": {"Enabled": False},  # schedules are on unless turned off (the seed's default)
     }
     cfg = {
         "DataSources": [

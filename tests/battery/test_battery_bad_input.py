@@ -202,7 +202,7 @@ def test_unknown_fetcher(target, loaded):
             "DataSync:\n  DataSources:\n    - {TableName: Items, FetcherTypeName: MemoryFetcher,"
             " DailyConfig: {Enabled: true, IntervalMinutes: 0}}\n",
             ".yaml",
-            ["table Items", "IntervalMinutes must be positive"],
+            ["table Items, field DailyConfig.IntervalMinutes: must be positive"],
         ),
         (
             "DataSync:\n  DataSources:\n    - {TableName: Items, FetcherTypeName: MemoryFetcher}\n"

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from datasync.config import DEFAULT_CONFIG_PATH, DataSourceConfig, DataSyncConfig, SourceSystemConfig, read_section
+from datasync.config import DEFAULT_CONFIG_PATH, DataSourceConfig, DataSyncConfig, SourceSystemConfig, read_layers
 from datasync.engine.configuration import config_problems, parse_config
 from datasync.core.errors import ConfigError
 
@@ -118,8 +118,9 @@ def load_tolerant(path: str | Path) -> LoadedConfig:
     DataSources is wrong (then no DAG can be built correctly).
     """
     path = str(path)
-    raw = read_section(path)
-    problems = config_problems(raw)
+    layered = read_layers(path)  # the file, its environment overlay and DataSync__ variables
+    raw = layered.raw
+    problems = config_problems(layered, path)
     if not problems:
         return LoadedConfig(DataSyncConfig.model_validate(raw), path)
     key = _entries_key(raw)
@@ -146,8 +147,7 @@ def load_tolerant(path: str | Path) -> LoadedConfig:
 def load_for_dags(path: str | Path, strict: bool | None = None) -> LoadedConfig:
     """Strict: any problem raises ConfigError. Else tolerant (see ``load_tolerant``)."""
     if strict if strict is not None else is_strict():
-        raw = read_section(path)
-        return LoadedConfig(parse_config(raw, str(path)), str(path))
+        return LoadedConfig(parse_config(read_layers(path), str(path)), str(path))
     return load_tolerant(path)
 
 

@@ -91,17 +91,47 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at 
 
 @app.command("check-config")
 def check_config(path: Path) -> None:
-    """Validate a config file; print every problem with file, table and field."""
-    from datasync.config import read_section
-    from datasync.engine.configuration import config_problems
+    """Validate a config as .NET layers it; print every problem, or what was read and from where."""
+    from datasync.config import read_layers
+    from datasync.engine.configuration import config_problems, parse_config
 
     try:
-        problems = config_problems(read_section(path))
+        layered = read_layers(path)
+        problems = config_problems(layered, str(path))
+        if problems:
+            _fail(ConfigError(problems, str(path)))
+        config = parse_config(layered, str(path))
     except ConfigError as exc:
         _fail(exc)
-    if problems:
-        _fail(ConfigError(problems, str(path)))
-    out.print(f"{path}: OK")
+    out.print(f"{path}: OK", highlight=False)
+    _print_effective(config, layered)
+
+
+def _print_effective(config: Any, layered: Any) -> None:
+    """The effective settings and schedules, each value with its source (file, overlay, variable, default)."""
+    from datasync.config.explain import global_settings, schedule_summary, table_settings
+    from datasync.config.layers import environment_name
+
+    read = [str(o) for o in dict.fromkeys(layered.origins.values()) if o.kind in ("file", "overlay")]
+    variables = sorted({o.where for o in layered.origins.values() if o.kind == "environment"})
+    out.print(f"environment {environment_name()}: read {', '.join(read) or '(nothing)'}", highlight=False, markup=False)
+    if variables:
+        out.print(f"environment variables: {', '.join(variables)}", highlight=False, markup=False)
+
+    def show(settings: list) -> None:
+        width = max((len(s.name) for s in settings), default=0)
+        for s in settings:
+            out.print(f"    {s.name:<{width}}  {s.value:<24}  {s.origin}", highlight=False, markup=False)
+
+    out.print("settings:", highlight=False)
+    show(global_settings(config, layered))
+    for index, table in enumerate(config.data_sources):
+        out.print(
+            f"table {table.table_name} ({table.source_system}, {table.fetcher_type_name}):", highlight=False, markup=False
+        )
+        for line in schedule_summary(table):
+            out.print(f"  {line}", highlight=False, markup=False)
+        show(table_settings(config, layered, index))
 
 
 @app.command("demo-source")

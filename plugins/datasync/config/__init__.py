@@ -1,7 +1,10 @@
 """The ``DataSync`` configuration: the seed service's section, typed and validated.
 
-An appsettings.json with a ``DataSync`` section works unchanged; YAML works too.
-model: the typed section; loading: files and every problem at once. The checks
+An appsettings.json with a ``DataSync`` section works unchanged, read the way .NET
+reads it (comments, case-insensitive keys, the environment overlay and
+``DataSync__…`` variables); YAML works too. model: the typed section; layers:
+the .NET layering and where each value came from; loading: files and every
+problem at once; explain: the effective values for check-config. The checks
 against the fetcher and post-processor registries are added one layer up, in
 datasync.engine.configuration (what the CLI and the DAG file use).
 """
@@ -14,8 +17,10 @@ from datasync.config.loading import (
     entries,
     load_config,
     parse_config,
+    read_layers,
     read_section,
 )
+from datasync.config.layers import Layered, Origin
 from datasync.config.model import (
     AlertConfig,
     DataSourceConfig,
@@ -33,6 +38,8 @@ __all__ = [
     "Check",
     "DataSourceConfig",
     "DataSyncConfig",
+    "Layered",
+    "Origin",
     "ScheduleConfig",
     "SourceSystemConfig",
     "SyncType",
@@ -42,5 +49,6 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_timespan",
+    "read_layers",
     "read_section",
 ]

@@ -1,7 +1,14 @@
 """The ``DataSync`` section as typed models: the seed service's fields, defaults and checks.
 
 PascalCase (the seed's names) and snake_case are both accepted; unknown keys are
-rejected. Reading files and collecting every problem is datasync.config.loading.
+rejected. Keys are matched case-insensitively before they reach the models
+(datasync.config.layers), as .NET's configuration does. Reading files and
+collecting every problem is datasync.config.loading.
+
+The defaults are the seed's: a schedule is enabled unless it says
+``Enabled: false`` (also when it is not written at all), so an enabled schedule
+without a positive IntervalMinutes is an error here, never a schedule that is
+silently off.
 """
 
 from __future__ import annotations
@@ -11,7 +18,16 @@ from datetime import timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, AliasGenerator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_pascal
 
 from datasync.core.errors import ConfigError
@@ -34,33 +50,73 @@ class _Model(BaseModel):
     )
 
 
+#: .NET's TimeSpan.Parse forms: [-][d.]hh:mm[:ss[.fffffff]], or a whole number of days ("1" = 1 day)
+_TIMESPAN = re.compile(r"(-)?(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?")
+
+
 def parse_timespan(value: Any) -> timedelta:
-    """Parse a .NET TimeSpan ("00:01:00", "1.02:00:00"), seconds, or a timedelta."""
+    """Parse a .NET TimeSpan ("00:01:00", "1.00:00:00", "00:00:30.5", "2" days), seconds, or a timedelta.
+
+    A number (YAML/JSON 60) is seconds; a string is read as .NET's TimeSpan.Parse reads it
+    (hours 0-23, minutes and seconds 0-59, up to 7 fraction digits).
+    """
     if isinstance(value, timedelta):
         return value
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a TimeSpan like '00:01:00'")
     if isinstance(value, (int, float)):
         return timedelta(seconds=value)
-    m = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?", str(value).strip())
+    text = str(value).strip()
+    if text.isdigit():
+        return timedelta(days=int(text))
+    m = _TIMESPAN.fullmatch(text)
     if not m:
-        raise ValueError(f"{value!r} is not a TimeSpan like '00:01:00'")
-    days, hours, minutes, seconds, frac = m.groups()
-    return timedelta(
+        raise ValueError(f"{value!r} is not a TimeSpan like '00:01:00' (d.hh:mm:ss.fffffff)")
+    sign, days, hours, minutes, seconds, frac = m.groups()
+    if int(hours) > 23 or int(minutes) > 59 or int(seconds or 0) > 59:
+        raise ValueError(f"{value!r} is not a TimeSpan: hours 0-23, minutes and seconds 0-59 (days go before a '.')")
+    span = timedelta(
         days=int(days or 0),
         hours=int(hours),
         minutes=int(minutes),
-        seconds=int(seconds) + float(f"0.{frac}" if frac else 0),
+        seconds=int(seconds or 0),
+        microseconds=round(int((frac or "0").ljust(7, "0")) / 10),  # 7 digits: 100 ns ticks
     )
+    return -span if sign else span
 
 
 class ScheduleConfig(_Model):
-    enabled: bool = False
-    interval_minutes: int = 0
+    """One schedule (MassConfig, DailyConfig, HourlyConfig): on by default, as in the seed."""
+
+    enabled: bool = True
+    #: None: not written (an error while the schedule is enabled)
+    interval_minutes: int | None = Field(None, validate_default=True)
     prepurge_data: bool = False
     re_index_data: bool = Field(False, validation_alias=AliasChoices("ReIndexData", "re_index_data", "reindex_data"))
 
+    @field_validator("interval_minutes")
+    @classmethod
+    def _positive_when_enabled(cls, v: int | None, info: ValidationInfo) -> int | None:
+        """An enabled schedule needs a positive interval (``enabled`` is validated first)."""
+        if info.data.get("enabled") and (v is None or v <= 0):
+            got = "missing" if v is None else f"got {v}"
+            raise ValueError(
+                f"must be positive on an enabled schedule, {got}; "
+                "Enabled defaults to true: write Enabled: false to turn the schedule off"
+            )
+        return v
+
     @property
     def interval(self) -> timedelta:
-        return timedelta(minutes=self.interval_minutes)
+        return timedelta(minutes=self.interval_minutes or 0)
+
+
+def _known_zone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}") from None
+    return v
 
 
 class SourceSystemConfig(_Model):
@@ -78,12 +134,8 @@ class SourceSystemConfig(_Model):
 
     @field_validator("time_zone")
     @classmethod
-    def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
+    def _zone(cls, v: str) -> str:
+        return _known_zone(v)
 
     @field_validator("schema_name")
     @classmethod
@@ -105,18 +157,52 @@ class AlertConfig(_Model):
     email_on_failure: bool = True
 
 
+SOURCE_SYSTEMS = ("JDE", "CMS")
+
+
+def _schedule() -> Any:
+    """A schedule field: when not written it is the seed's default schedule (enabled), validated like one."""
+    return Field({}, validate_default=True)
+
+
 class DataSourceConfig(_Model):
     table_name: str
     source_system: Literal["JDE", "CMS"] = "JDE"
     fetcher_type_name: str
     post_processor_type_name: str | None = None
     is_enabled: bool = True
-    mass_config: ScheduleConfig = ScheduleConfig()
-    daily_config: ScheduleConfig = ScheduleConfig()
-    hourly_config: ScheduleConfig = ScheduleConfig()
+    mass_config: ScheduleConfig = _schedule()
+    daily_config: ScheduleConfig = _schedule()
+    hourly_config: ScheduleConfig = _schedule()
     column_decimals: dict[str, int] = {}
+    #: existing cache tables: fetcher alias -> the table's own column name (DDL, staging, MERGE, reads)
+    columns: dict[str, str] = {}
     deadline_minutes: int | None = None
     alert_emails: list[str] = []
+
+    @field_validator("source_system", mode="before")
+    @classmethod
+    def _source_system_any_case(cls, v: Any) -> Any:
+        """'jde', 'Jde' and 'JDE' name the same source system."""
+        if isinstance(v, str):
+            for name in SOURCE_SYSTEMS:
+                if v.strip().upper() == name:
+                    return name
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _column_map(cls, v: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for alias, existing in v.items():
+            for name in (alias, existing):
+                if not is_plain_identifier(name):
+                    raise ValueError(f"column {name!r} is not a plain identifier")
+            other = seen.get(existing.lower())
+            if other is not None:
+                raise ValueError(f"{alias} and {other} both map to column {existing}")
+            seen[existing.lower()] = alias
+        return v
 
     @field_validator("table_name")
     @classmethod
@@ -134,17 +220,6 @@ class DataSourceConfig(_Model):
             if not 0 <= places <= 18:
                 raise ValueError(f"column {column}: {places} decimals is outside 0..18")
         return v
-
-    @model_validator(mode="after")
-    def _positive_intervals(self) -> DataSourceConfig:
-        for sync_type in SYNC_TYPES:
-            sched = self.schedule(sync_type)
-            if sched.enabled and sched.interval_minutes <= 0:
-                raise ValueError(
-                    f"{sync_type}Config.IntervalMinutes must be positive on an enabled schedule, "
-                    f"got {sched.interval_minutes}"
-                )
-        return self
 
     def schedule(self, sync_type: str) -> ScheduleConfig:
         by_type = {SyncType.MASS: self.mass_config, SyncType.DAILY: self.daily_config, SyncType.HOURLY: self.hourly_config}
@@ -176,6 +251,8 @@ class DataSyncConfig(_Model):
     target_type: Literal["mssql", "postgres", "sqlite"] | None = None
     pool_name: str = "datasync"
     source_systems: dict[str, SourceSystemConfig] = Field(default_factory=_default_source_systems)
+    #: the zone of the local times a .NET DataUpdate ledger holds (GETDATE()); None: the JDE source's zone
+    ledger_time_zone: str | None = None
     alerts: AlertConfig = AlertConfig()
     data_sources: list[DataSourceConfig] = []
 
@@ -183,6 +260,19 @@ class DataSyncConfig(_Model):
     @classmethod
     def _timespan(cls, v: Any) -> timedelta:
         return parse_timespan(v)
+
+    @field_validator("ledger_time_zone")
+    @classmethod
+    def _ledger_zone(cls, v: str | None) -> str | None:
+        return None if v is None else _known_zone(v)
+
+    @field_validator("source_systems", mode="before")
+    @classmethod
+    def _source_system_names(cls, v: Any) -> Any:
+        """SourceSystems keys in any case ('jde') name the seed's systems (JDE)."""
+        if isinstance(v, dict):
+            return {next((n for n in SOURCE_SYSTEMS if str(k).upper() == n), k): s for k, s in v.items()}
+        return v
 
     @model_validator(mode="after")
     def _unique_tables(self) -> DataSyncConfig:
@@ -205,7 +295,17 @@ class DataSyncConfig(_Model):
         raise ConfigError([f"unknown table {name!r}; configured tables: {known}"])
 
     def source_system(self, name: str) -> SourceSystemConfig:
-        return self.source_systems[name]
+        if name in self.source_systems:
+            return self.source_systems[name]
+        for key, system in self.source_systems.items():
+            if key.lower() == name.lower():
+                return system
+        raise KeyError(name)
+
+    @property
+    def ledger_zone(self) -> ZoneInfo:
+        """The zone of the .NET ledger's local times: LedgerTimeZone, else the JDE source's."""
+        return ZoneInfo(self.ledger_time_zone or self.source_system("JDE").time_zone)
 
     def enabled_tables(self) -> list[DataSourceConfig]:
         return [ds for ds in self.data_sources if ds.is_enabled]

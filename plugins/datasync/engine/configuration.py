@@ -7,11 +7,12 @@ complete check lives here and is what the CLI and the DAG factory call.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from datasync import config as cfg
-from datasync.config import DataSyncConfig
+from datasync.config import DataSyncConfig, Layered
 from datasync.fetchers.registry import known_fetchers
 from datasync.engine.postprocessors import known_post_processors
 
@@ -42,13 +43,13 @@ def post_processor_problems(raw: dict[str, Any]) -> list[str]:
 REGISTRY_CHECKS: tuple[cfg.Check, ...] = (fetcher_problems, post_processor_problems)
 
 
-def config_problems(raw: dict[str, Any]) -> list[str]:
-    return cfg.config_problems(raw, REGISTRY_CHECKS)
+def config_problems(raw: dict[str, Any] | Layered, path: str | None = None) -> list[str]:
+    return cfg.config_problems(raw, REGISTRY_CHECKS, path)
 
 
-def parse_config(raw: dict[str, Any], path: str | None = None) -> DataSyncConfig:
+def parse_config(raw: dict[str, Any] | Layered, path: str | None = None) -> DataSyncConfig:
     return cfg.parse_config(raw, path, REGISTRY_CHECKS)
 
 
-def load_config(path: str | Path | None = None) -> DataSyncConfig:
-    return cfg.load_config(path, REGISTRY_CHECKS)
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> DataSyncConfig:
+    return cfg.load_config(path, REGISTRY_CHECKS, environ)
