@@ -42,6 +42,8 @@ from pymssql import _mssql
 from sqlfluff.core import Linter
 from sqlglot import exp
 
+from zoneinfo import ZoneInfo
+
 from datasync.engine.configuration import load_config, parse_config
 from datasync.core.errors import (
     ConfigError,
@@ -89,6 +91,9 @@ class Recorder:
     indexes: dict[str, list[str]] = field(default_factory=dict)  # table -> what sys.indexes reports
     columns: dict[str, list[str]] = field(default_factory=dict)  # table -> sys.columns in column_id order
     existing: set[str] = field(default_factory=set)  # tables OBJECT_ID finds ('[Name]')
+    catalog: dict[str, list[tuple]] = field(default_factory=dict)  # table -> catalog.sql columns() rows
+    keys: dict[str, list[str]] = field(default_factory=dict)  # table -> primary key columns
+    legacy: list[tuple] = field(default_factory=list)  # the .NET service's DataUpdate rows (id, start, end)
     applock_result: int = 0
     merge_counts: tuple[int, int] = (3, 1)
     sent: list[Sent] = field(default_factory=list)
@@ -128,7 +133,15 @@ class Recorder:
         m = re.match(r"CREATE TABLE (\[[^#][^\]]*\])", sql)
         if m:
             self.existing.add(m.group(1))
-        if "[sys].[indexes]" in sql:
+        if "[type_name]" in sql:  # catalog.sql columns()
+            return self.catalog.get(p["name"].strip("[]"), []), -1
+        if "[key_column]" in sql:  # catalog.sql primary_key()
+            return [(k,) for k in self.keys.get(p["name"].strip("[]"), [])], -1
+        if "AS [legacy_rows]" in sql or "AS [n] FROM [DataUpdate]" in sql:
+            return [(len(self.legacy),)], -1
+        if sql.startswith("SELECT [DataUpdateID], [StartDT], [EndDT]"):
+            return list(self.legacy), -1
+        if "[sys].[indexes]" in sql and "table" in p:
             return [(name,) for name in self.indexes.get(p["table"].strip("[]"), [])], -1
         if "[sys].[columns]" in sql:
             cols = self.columns.get(p["name"].strip("[]"), [])
@@ -151,6 +164,10 @@ class RecordingCursor:
         text = _mssql.substitute_params(sql, params, True).decode() if given is not None else sql
         self.conn.sent.append(Sent(sql, given, text))
         self.rows, self.rowcount = self.conn.answer(sql, given)
+
+    def executemany(self, sql: str, seq: list[Any]) -> None:
+        for params in seq:
+            self.execute(sql, params)
 
     def fetchall(self) -> list[tuple]:
         return self.rows
@@ -345,7 +362,35 @@ def ledger_statements() -> list[Sent]:
     fresh, rec2 = make_target()
     rec2.sent.clear()
     Ledger(fresh).ensure()  # the CREATE path
-    return rec.sent + rec2.sent
+    return rec.sent + rec2.sent + upgrade_capture()[0].sent + column_map_statements()
+
+
+#: the .NET service's DataUpdate as SQL Server's catalog describes it (catalog.sql columns())
+DOTNET_LEDGER = [
+    ("DataUpdateID", "int", None, None, None, 0, 1),
+    ("TableName", "nvarchar", 100, None, None, 0, 0),
+    ("UpdateType", "nvarchar", 20, None, None, 0, 0),
+    ("StartDT", "datetime", None, None, None, 0, 0),
+    ("EndDT", "datetime", None, None, None, 1, 0),
+    ("NumberRecords", "int", None, None, None, 0, 0),
+    ("WasSuccessful", "bit", None, None, None, 0, 0),
+]
+DOTNET_ROWS = [
+    (1, datetime(2024, 7, 1, 12, 0), datetime(2024, 7, 1, 12, 5)),  # local (America/Chicago, CDT = UTC-5)
+    (2, datetime(2024, 1, 15, 8, 0), None),  # CST = UTC-6, left at -2
+]
+
+
+def upgrade_capture() -> tuple[Recorder, MssqlTarget]:
+    """``Ledger.ensure`` over the .NET service's DataUpdate: the in-place upgrade, as sent."""
+    rec = Recorder(
+        existing={"[DataUpdate]"}, catalog={"DataUpdate": DOTNET_LEDGER}, keys={"DataUpdate": ["DataUpdateID"]},
+        legacy=list(DOTNET_ROWS),
+    )
+    target, _ = make_target(rec)
+    rec.sent.clear()
+    Ledger(target).ensure(ZoneInfo("America/Chicago"))
+    return rec, target
 
 
 def sql_statements(sent: list[Sent]) -> list[Sent]:
@@ -961,3 +1006,141 @@ def test_compose_file_is_valid_for_the_compose_client():
             assert result.returncode == 0, result.stderr
             return
     pytest.skip("no docker compose client on this machine")
+
+
+# ------------------------------------------------------------------------------ issue 11: the .NET ledger, Columns maps
+def test_dotnet_ledger_upgrade_is_one_ddl_locked_transaction():
+    rec, _ = upgrade_capture()
+    texts = [x.text for x in rec.sent]
+    begin = texts.index("BEGIN TRANSACTION")
+    commit = texts.index("COMMIT TRANSACTION")
+    lock = next(i for i, t in enumerate(texts) if "sp_getapplock" in t and "@LockOwner = 'Transaction'" in t)
+    assert begin < lock < commit
+    added = [t for t in texts[lock:commit] if t.startswith("ALTER TABLE [DataUpdate] ADD ")]
+    assert added == [
+        "ALTER TABLE [DataUpdate] ADD [OperationId] NVARCHAR(64) NULL",
+        "ALTER TABLE [DataUpdate] ADD [RunId] NVARCHAR(250) NULL",
+        "ALTER TABLE [DataUpdate] ADD [MinimumDT] DATETIME2 NULL",
+        "ALTER TABLE [DataUpdate] ADD [RowsInserted] BIGINT NULL",
+        "ALTER TABLE [DataUpdate] ADD [RowsUpdated] BIGINT NULL",
+        "ALTER TABLE [DataUpdate] ADD [ErrorMessage] NVARCHAR(MAX) NULL",
+        "ALTER TABLE [DataUpdate] ADD [ConvertedFromTimeZone] NVARCHAR(64) NULL",
+    ]
+    # every .NET row converted once, to UTC, marked with its zone; only rows not converted yet
+    converts = [x for x in rec.sent[lock:commit] if x.sql.startswith("UPDATE [DataUpdate]") and "[ConvertedFromTimeZone] =" in x.sql]
+    assert [(c.params["id"], c.params["start"], c.params["end"], c.params["zone"]) for c in converts] == [
+        (1, datetime(2024, 7, 1, 17, 0), datetime(2024, 7, 1, 17, 5), "America/Chicago"),
+        (2, datetime(2024, 1, 15, 14, 0), None, "America/Chicago"),
+    ]
+    assert all("[OperationId] IS NULL AND [ConvertedFromTimeZone] IS NULL" in c.sql for c in converts)
+    # the .NET service's in-progress rows closed; datasync's indexes created where missing
+    closes = [t for t in texts[lock:commit] if "[NumberRecords] = -1" in t and "[OperationId] IS NULL" in t]
+    assert len(closes) == 1 and "WHERE [NumberRecords] = -2 AND [OperationId] IS NULL" in closes[0]
+    guarded = [t for t in texts[lock:commit] if t.startswith("IF NOT EXISTS (SELECT 1 FROM [sys].[indexes]")]
+    assert [re.search(r"CREATE NONCLUSTERED INDEX (\[\w+\])", t).group(1) for t in guarded] == [
+        "[IX_DataUpdate_LastSuccess]", "[IX_DataUpdate_InProgress]", "[IX_DataUpdate_StartDT]",
+    ]
+    for text in set(texts):
+        assert not sqlfluff_problems(text), text
+
+
+def test_a_dotnet_ledger_with_a_numeric_update_type_is_refused_clearly():
+    shape = [r if r[0] != "UpdateType" else ("UpdateType", "int", None, None, None, 0, 0) for r in DOTNET_LEDGER]
+    rec = Recorder(existing={"[DataUpdate]"}, catalog={"DataUpdate": shape}, keys={"DataUpdate": ["DataUpdateID"]})
+    target, _ = make_target(rec)
+    with pytest.raises(PermanentSyncError, match=r"DataUpdate.UpdateType is INT; datasync writes string values there"):
+        Ledger(target).ensure(ZoneInfo("America/Chicago"))
+    assert not [x for x in rec.sent if x.text.startswith("ALTER TABLE")]
+
+
+COLUMN_MAP = {"DOCO": "WADOCO", "MCU": "WAMCU", "UORG": "WAUORG", "LastUpdateDT": "LastUpdated", "ITM": "WAITM"}
+
+
+def column_map_captures() -> list[Capture]:
+    """Mass (prepurge), Mass by merge and Daily of WorkOrder_Curr under a Columns map."""
+    schema = handmade_schemas()["WorkOrder_Curr"]
+    TsqlSchemaFetcher.schemas[schema.name] = schema
+    mapped = schema.renamed(COLUMN_MAP)
+    out = []
+    for sync_type, prepurge in (("Mass", True), ("Mass", False), ("Daily", False)):
+        mass = {"Enabled": True, "IntervalMinutes": 10080, "PrepurgeData": prepurge, "ReIndexData": True}
+        cfg = parse_config(
+            {"BulkCopyBatchSize": 4, "DataSources": [table_entry(schema.name, "TsqlSchemaFetcher", MassConfig=mass, Columns=COLUMN_MAP)]}
+        )
+        rec = Recorder(
+            indexes={schema.name: [mapped.index_name(ix) for ix in mapped.indexes]},
+            columns={schema.name: list(reversed(mapped.column_names))},
+            existing={f"[{schema.name}]", "[DataUpdate]"},
+        )
+        target, _ = make_target(rec)
+        rec.sent.clear()
+        run_sync(cfg, SyncRequest(schema.name, sync_type, operation_id=OPERATION_ID), target, NullReader)
+        out.append(Capture(mapped, sync_type, prepurge, True, rec.sent, rec.bulk))
+    return out
+
+
+def column_map_statements() -> list[Sent]:
+    return [s for c in column_map_captures() for s in sql_statements(c.sent)]
+
+
+def test_a_columns_map_names_the_existing_columns_in_staging_merge_and_mass():
+    for cap in column_map_captures():
+        texts = "\n".join(x.text for x in cap.sent)
+        for alias, existing in COLUMN_MAP.items():
+            if alias != "LastUpdateDT":
+                assert f"[{alias}]" not in texts, alias
+            assert f"[{existing}]" in texts or (cap.sync_type == "Mass" and cap.prepurge)
+        if cap.sync_type == "Mass" and cap.prepurge:
+            (copy,) = cap.bulk
+            # mapped by name to the existing table's column ids (the recorder reports them reversed)
+            assert copy.kwargs["column_ids"] == list(range(len(cap.schema.columns), 0, -1))
+            continue
+        merge = [e for e in glot(only(cap.sent, "MERGE ").text) if isinstance(e, exp.Merge)][0]
+        on = {(eq.this.name, eq.expression.name) for eq in merge.args["on"].find_all(exp.EQ)}
+        assert on == {("WADOCO", "WADOCO")}
+        guard = merge.args["whens"].expressions[0].args["condition"]
+        assert (guard.this.name, guard.expression.name) == ("LastUpdated", "LastUpdated")
+        create = only(cap.sent, f"CREATE TABLE [#Staging{cap.schema.name}_{OPERATION_ID}]")
+        assert [c.name for c in glot(create.text)[0].find_all(exp.ColumnDef)] == [*cap.schema.column_names, "__datasync_seq"]
+    for text in {x.text for cap in column_map_captures() for x in sql_statements(cap.sent)}:
+        assert not sqlfluff_problems(text), text
+
+
+def test_init_db_check_reads_the_catalog_with_parsable_tsql():
+    from datasync.engine.dbcheck import check_target
+
+    schema = handmade_schemas()["WorkOrder_Curr"]
+    TsqlSchemaFetcher.schemas[schema.name] = schema
+    cfg = parse_config({"DataSources": [table_entry(schema.name, "TsqlSchemaFetcher", Columns={"DOCO": "WADOCO"})]})
+    existing = [
+        ("WADOCO", "int", None, None, None, 0, 0),  # INT where datasync declares BIGINT: a warning
+        ("DCTO", "nchar", 2, None, None, 1, 0),
+        ("MCU", "nvarchar", 8, None, None, 1, 0),  # shorter than MCU's 12: an error
+        ("ITM", "bigint", None, None, None, 1, 0),
+        ("DL01", "nvarchar", 30, None, None, 1, 0),
+        ("TRDJ", "date", None, None, None, 1, 0),
+        ("UORG", "decimal", None, 18, 2, 1, 0),  # 2 decimals where datasync keeps 4: an error
+        ("LastUpdateDT", "datetime2", None, None, None, 0, 0),
+        ("Legacy", "nvarchar", 10, None, None, 0, 0),  # NOT NULL, no default, unknown to datasync: an error
+    ]
+    rec = Recorder(
+        existing={"[DataUpdate]", f"[{schema.name}]"},
+        catalog={"DataUpdate": DOTNET_LEDGER, schema.name: existing},
+        keys={"DataUpdate": ["DataUpdateID"], schema.name: ["WADOCO"]},
+        legacy=list(DOTNET_ROWS),
+    )
+    target, _ = make_target(rec)
+    rec.sent.clear()
+    found = [str(d) for d in check_target(cfg, target)]
+    assert found == [
+        "DataUpdate: note: upgrade: add columns OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated, ErrorMessage, ConvertedFromTimeZone (nullable)",
+        "DataUpdate: note: upgrade: convert 2 row(s) the .NET service wrote from UTC local time to UTC",
+        "WorkOrder_Curr: warning: column WADOCO (alias DOCO): INT where datasync declares BIGINT: values beyond its range fail",
+        "WorkOrder_Curr: warning: column DCTO: NCHAR(2) is fixed-width: values come back padded with spaces",
+        "WorkOrder_Curr: error: column MCU: NVARCHAR(8) is shorter than datasync's NVARCHAR(12): longer values fail",
+        "WorkOrder_Curr: error: column UORG: DECIMAL(18,2) has fewer decimals than datasync's DECIMAL(18,4): values are rounded",
+        "WorkOrder_Curr: error: column Legacy: not filled by datasync, and NOT NULL without a default: every insert fails",
+    ]
+    assert not [x for x in rec.sent if not x.text.startswith("SELECT")], "the check changes nothing"
+    for text in {x.text for x in rec.sent}:
+        assert not sqlfluff_problems(text), text

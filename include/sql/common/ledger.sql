@@ -76,3 +76,39 @@ WHERE {{ "StartDT" | q }} < {{ p('cutoff') }}
       GROUP BY {{ "TableName" | q }}, {{ "UpdateType" | q }}
   )
 {% endmacro %}
+
+{# ---- upgrading the .NET service's DataUpdate (datasync.engine.ledger_upgrade).
+   A row without OperationId was written by the .NET service in the server's local time;
+   ConvertedFromTimeZone marks the rows already converted to UTC. #}
+{% macro legacy_where(marked=True) %}
+{{ "OperationId" | q }} IS NULL{% if marked %} AND {{ "ConvertedFromTimeZone" | q }} IS NULL{% endif %}
+{% endmacro %}
+
+{# marked: the table has ConvertedFromTimeZone already #}
+{% macro legacy_count(marked=True) %}
+SELECT COUNT(*) AS {{ "legacy_rows" | q }} FROM {{ "DataUpdate" | q }} WHERE {{ legacy_where(marked) }}
+{% endmacro %}
+
+{% macro legacy_rows() %}
+SELECT {{ "DataUpdateID" | q }}, {{ "StartDT" | q }}, {{ "EndDT" | q }} FROM {{ "DataUpdate" | q }}
+WHERE {{ legacy_where() }}
+ORDER BY {{ "DataUpdateID" | q }}
+{% endmacro %}
+
+{% macro convert_legacy_row() %}
+UPDATE {{ "DataUpdate" | q }}
+SET {{ "StartDT" | q }} = {{ p('start') }},
+    {{ "EndDT" | q }} = {{ p('end') }},
+    {{ "ConvertedFromTimeZone" | q }} = {{ p('zone') }}
+WHERE {{ "DataUpdateID" | q }} = {{ p('id') }} AND {{ legacy_where() }}
+{% endmacro %}
+
+{# A -2 row of the .NET service: no datasync sync owns it, and the .NET service is gone. #}
+{% macro close_legacy_orphans() %}
+UPDATE {{ "DataUpdate" | q }}
+SET {{ "EndDT" | q }} = {{ p('end') }},
+    {{ "NumberRecords" | q }} = {{ FAILED }},
+    {{ "WasSuccessful" | q }} = 0,
+    {{ "ErrorMessage" | q }} = {{ p('error') }}
+WHERE {{ "NumberRecords" | q }} = {{ IN_PROGRESS }} AND {{ "OperationId" | q }} IS NULL
+{% endmacro %}

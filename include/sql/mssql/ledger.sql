@@ -22,11 +22,43 @@ CREATE TABLE {{ "DataUpdate" | q }} (
     [RowsInserted] BIGINT NULL,
     [RowsUpdated] BIGINT NULL,
     [ErrorMessage] NVARCHAR(MAX) NULL,
+    [ConvertedFromTimeZone] NVARCHAR(64) NULL,
     CONSTRAINT [PK_DataUpdate] PRIMARY KEY CLUSTERED ([DataUpdateID])
 );
-CREATE NONCLUSTERED INDEX [IX_DataUpdate_LastSuccess] ON {{ "DataUpdate" | q }} ([TableName], [UpdateType], [StartDT]) WHERE [WasSuccessful] = 1;
-CREATE NONCLUSTERED INDEX [IX_DataUpdate_InProgress] ON {{ "DataUpdate" | q }} ([TableName], [UpdateType]) WHERE [NumberRecords] = {{ IN_PROGRESS }};
-CREATE NONCLUSTERED INDEX [IX_DataUpdate_StartDT] ON {{ "DataUpdate" | q }} ([StartDT])
+{{ indexes() }}
+{% endmacro %}
+
+{% set INDEXES = [
+    ("IX_DataUpdate_LastSuccess", "([TableName], [UpdateType], [StartDT]) WHERE [WasSuccessful] = 1"),
+    ("IX_DataUpdate_InProgress", "([TableName], [UpdateType]) WHERE [NumberRecords] = " ~ IN_PROGRESS),
+    ("IX_DataUpdate_StartDT", "([StartDT])"),
+] %}
+
+{# guarded: each one only if the table does not have it yet (a .NET ledger being upgraded). #}
+{% macro indexes(guarded=False) %}
+{% for name, body in INDEXES %}
+{% if guarded %}IF NOT EXISTS (SELECT 1 FROM [sys].[indexes] WHERE [object_id] = OBJECT_ID(N'[DataUpdate]', N'U') AND [name] = N'{{ name }}') {% endif %}CREATE NONCLUSTERED INDEX {{ name | q }} ON {{ "DataUpdate" | q }} {{ body }}{{ ";" if not loop.last }}
+{% endfor %}
+{% endmacro %}
+
+{# Upgrading the .NET service's DataUpdate in place: datasync's columns are added as nullable. #}
+{% set UPGRADE_TYPES = {
+    "EndDT": "DATETIME2",
+    "OperationId": "NVARCHAR(64)",
+    "RunId": "NVARCHAR(250)",
+    "MinimumDT": "DATETIME2",
+    "RowsInserted": "BIGINT",
+    "RowsUpdated": "BIGINT",
+    "ErrorMessage": "NVARCHAR(MAX)",
+    "ConvertedFromTimeZone": "NVARCHAR(64)",
+} %}
+
+{% macro add_column(name) %}
+ALTER TABLE {{ "DataUpdate" | q }} ADD {{ name | q }} {{ UPGRADE_TYPES[name] }} NULL
+{% endmacro %}
+
+{% macro ensure_indexes() %}
+{{ indexes(guarded=True) }}
 {% endmacro %}
 
 {% macro start() %}

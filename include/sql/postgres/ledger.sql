@@ -15,11 +15,32 @@ CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
     "WasSuccessful" SMALLINT NOT NULL DEFAULT 0 CONSTRAINT "CK_DataUpdate_WasSuccessful" CHECK ("WasSuccessful" IN (0, 1)),
     "RowsInserted" BIGINT,
     "RowsUpdated" BIGINT,
-    "ErrorMessage" TEXT
+    "ErrorMessage" TEXT,
+    "ConvertedFromTimeZone" VARCHAR(64)
 );
+{{ ensure_indexes() }}
+{% endmacro %}
+
+{% macro ensure_indexes() %}
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_LastSuccess" ON "DataUpdate" ("TableName", "UpdateType", "StartDT") WHERE "WasSuccessful" = 1;
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("TableName") WHERE "NumberRecords" = {{ IN_PROGRESS }};
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_StartDT" ON "DataUpdate" ("StartDT")
+{% endmacro %}
+
+{# Upgrading the .NET service's DataUpdate in place: datasync's columns are added as nullable. #}
+{% set UPGRADE_TYPES = {
+    "EndDT": "TIMESTAMP",
+    "OperationId": "VARCHAR(64)",
+    "RunId": "VARCHAR(250)",
+    "MinimumDT": "TIMESTAMP",
+    "RowsInserted": "BIGINT",
+    "RowsUpdated": "BIGINT",
+    "ErrorMessage": "TEXT",
+    "ConvertedFromTimeZone": "VARCHAR(64)",
+} %}
+
+{% macro add_column(name) %}
+ALTER TABLE {{ "DataUpdate" | q }} ADD COLUMN IF NOT EXISTS {{ name | q }} {{ UPGRADE_TYPES[name] }}
 {% endmacro %}
 
 {% macro start() %}

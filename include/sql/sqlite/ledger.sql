@@ -15,10 +15,31 @@ CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
     "WasSuccessful" INTEGER NOT NULL DEFAULT 0,
     "RowsInserted" INTEGER,
     "RowsUpdated" INTEGER,
-    "ErrorMessage" TEXT
+    "ErrorMessage" TEXT,
+    "ConvertedFromTimeZone" TEXT
 );
+{{ ensure_indexes() }}
+{% endmacro %}
+
+{% macro ensure_indexes() %}
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_LastSuccess" ON "DataUpdate" ("TableName", "UpdateType", "WasSuccessful", "StartDT");
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("NumberRecords", "TableName")
+{% endmacro %}
+
+{# Upgrading the .NET service's DataUpdate in place: datasync's columns are added as nullable. #}
+{% set UPGRADE_TYPES = {
+    "EndDT": "TEXT",
+    "OperationId": "TEXT",
+    "RunId": "TEXT",
+    "MinimumDT": "TEXT",
+    "RowsInserted": "INTEGER",
+    "RowsUpdated": "INTEGER",
+    "ErrorMessage": "TEXT",
+    "ConvertedFromTimeZone": "TEXT",
+} %}
+
+{% macro add_column(name) %}
+ALTER TABLE {{ "DataUpdate" | q }} ADD COLUMN {{ name | q }} {{ UPGRADE_TYPES[name] }}
 {% endmacro %}
 
 {% macro start() %}

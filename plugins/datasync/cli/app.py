@@ -153,15 +153,42 @@ def demo_source(
 
 
 @app.command("init-db")
-def init_db(config: ConfigOpt = None) -> None:
-    """Create the DataUpdate ledger and every configured target table (idempotent)."""
+def init_db(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only compare the configured tables with the target's; change nothing.")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Create DataUpdate (or upgrade the .NET service's) and every configured target table (idempotent).
+
+    Existing tables are compared with what the config declares; every difference is
+    printed, and the exit code is 1 when a sync would fail.
+    """
     from datasync.engine import service
 
     try:
-        names = service.init_db(_config(config), connector=connector())
+        cfg = _config(config)
+        differences = service.check_db(cfg, connector=connector())
+        _print_differences(differences)
+        if not check:
+            names = service.init_db(cfg, connector=connector())
+            out.print(f"target ready: DataUpdate, {', '.join(names)}", highlight=False)
     except DataSyncError as exc:
         _fail(exc)
-    out.print(f"target ready: DataUpdate, {', '.join(names)}")
+    errors = [d for d in differences if d.severity == "error"]
+    if errors:
+        tables = sorted({d.table for d in errors})
+        err.print(f"[red]{len(errors)} error(s): a sync of {', '.join(tables)} would fail[/red]", highlight=False)
+        raise typer.Exit(1)
+    if check:
+        out.print("target matches the config" + (" (warnings above)" if differences else ""), highlight=False)
+
+
+def _print_differences(differences: list) -> None:
+    colour = {"error": "red", "warning": "yellow", "note": "cyan"}
+    for d in differences:
+        out.print(f"{d.table}: [{colour[d.severity]}]{d.severity}[/]: ", end="", highlight=False)
+        out.print(d.message, markup=False, highlight=False)
 
 
 @app.command("init-airflow")
@@ -239,9 +266,10 @@ def ledger(
     from datasync.engine.service import target_session
 
     try:
-        with target_session(_config(config), connector=connector()) as target:
+        cfg = _config(config)
+        with target_session(cfg, connector=connector()) as target:
             lg = Ledger(target)
-            lg.ensure()
+            lg.ensure(cfg.ledger_zone)
             rows = lg.recent(table, limit)
     except DataSyncError as exc:
         _fail(exc)

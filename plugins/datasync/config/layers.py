@@ -129,11 +129,12 @@ def environment_tree(environ: Mapping[str, str] | None = None) -> dict[str, Any]
             continue
         node = tree
         for part in parts[1:-1]:
+            part = _find_key(node, part)  # names differing only in case are one key
             child = node.get(part)
             if not isinstance(child, dict):
                 child = node[part] = {}
             node = child
-        node[parts[-1]] = Sourced(value, Origin("environment", name))
+        node[_find_key(node, parts[-1])] = Sourced(value, Origin("environment", name))
     return tree
 
 

@@ -6,7 +6,7 @@ dialect (NVARCHAR/TEXT, DECIMAL(p,s), DATE, DATETIME2/TIMESTAMP ...).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pyarrow as pa
@@ -80,3 +80,18 @@ class TableSchema:
 
     def index_name(self, columns: tuple[str, ...]) -> str:
         return validate_identifier(f"IX_{self.name}_{'_'.join(columns)}"[:128], "index")
+
+    def renamed(self, names: dict[str, str]) -> TableSchema:
+        """The same table with columns renamed (``names``: column -> new name); key, LastUpdateDT
+        and indexes follow their columns."""
+
+        def new(name: str) -> str:
+            return names.get(name, name)
+
+        return TableSchema(
+            self.name,
+            tuple(replace(c, name=new(c.name)) for c in self.columns),
+            tuple(new(k) for k in self.primary_key),
+            new(self.last_update_column),
+            tuple(tuple(new(c) for c in ix) for ix in self.indexes),
+        )

@@ -33,3 +33,14 @@ def to_source_time(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         return moment
     return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def from_source_time(local: datetime, zone: ZoneInfo) -> datetime:
+    """A naive local time of ``zone`` as aware UTC (the inverse of ``to_source_time``).
+
+    In the autumn hour that occurs twice the first (daylight) reading is taken; a time
+    skipped in spring is read with the offset before the change (zoneinfo's fold=0).
+    """
+    if local.tzinfo is not None:
+        return as_utc(local)
+    return local.replace(tzinfo=zone).astimezone(timezone.utc)

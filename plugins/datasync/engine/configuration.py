@@ -40,7 +40,33 @@ def post_processor_problems(raw: dict[str, Any]) -> list[str]:
     return _registry_problems(raw, "PostProcessorTypeName", "post-processor", known_post_processors())
 
 
-REGISTRY_CHECKS: tuple[cfg.Check, ...] = (fetcher_problems, post_processor_problems)
+def schema_problems(raw: dict[str, Any]) -> list[str]:
+    """ColumnDecimals and Columns checked against the fetcher's declared columns (entries otherwise valid)."""
+    from pydantic import ValidationError
+
+    from datasync.config import DataSourceConfig, SourceSystemConfig
+    from datasync.core.errors import ConfigError
+    from datasync.engine.columnmap import target_schema
+    from datasync.fetchers.registry import fetcher_class
+
+    known = set(known_fetchers())
+    problems = []
+    for entry in cfg.entries(raw):
+        if not (entry.get("Columns") or entry.get("ColumnDecimals")) or entry.get("FetcherTypeName") not in known:
+            continue
+        try:
+            table = DataSourceConfig.model_validate(entry)
+        except ValidationError:
+            continue  # reported by the model check
+        fetcher = fetcher_class(table.fetcher_type_name)(table, SourceSystemConfig(conn_id="-"), None, 1)
+        try:
+            target_schema(fetcher.schema(), table)
+        except ConfigError as exc:
+            problems += exc.problems
+    return problems
+
+
+REGISTRY_CHECKS: tuple[cfg.Check, ...] = (fetcher_problems, post_processor_problems, schema_problems)
 
 
 def config_problems(raw: dict[str, Any] | Layered, path: str | None = None) -> list[str]:

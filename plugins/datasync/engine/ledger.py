@@ -3,6 +3,8 @@
 NumberRecords is -2 while a sync runs, -1 when it failed, else the rows fetched.
 Times are UTC. Holding a table's lock means no other sync of it runs, so any -2
 row of that table is an orphan and is closed exactly, never guessed by age.
+The .NET service's DataUpdate is taken over in place (datasync.engine.ledger_upgrade):
+its rows keep counting for the schedule.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from datasync.core.times import utcnow
-from datasync.core.types import LedgerState
+from datasync.core.types import LedgerState, SyncType
+from datasync.engine import ledger_upgrade
 from datasync.targets.base import Target
 
 MAX_ERROR_LENGTH = 4000
@@ -24,7 +28,7 @@ class LedgerRow:
     data_update_id: int
     table_name: str
     update_type: str
-    operation_id: str
+    operation_id: str | None  # None: a row of the .NET service
     run_id: str | None
     start_dt: datetime
     end_dt: datetime | None
@@ -48,8 +52,15 @@ class Ledger:
     def __init__(self, target: Target):
         self.target = target
 
-    def ensure(self) -> None:
-        self.target.ensure_ledger()
+    def ensure(self, legacy_zone: ZoneInfo | None = None) -> None:
+        """Create DataUpdate, or upgrade the .NET service's table in place (once per connection).
+
+        ``legacy_zone``: the zone of the .NET rows' local times (``config.ledger_zone``);
+        needed only when such rows are still to be converted.
+        """
+        if not self.target.ledger_ready:
+            ledger_upgrade.ensure(self.target, legacy_zone)
+            self.target.ledger_ready = True
 
     def start(
         self, table: str, update_type: str, operation_id: str, run_id: str | None, minimum_dt: datetime | None
@@ -98,12 +109,13 @@ class Ledger:
         out: dict[str, datetime] = {}
         for update_type, start in self.target.fetch("ledger", "last_success", {"table": table}):
             dt = self.target.to_datetime(start)
-            if dt is not None:
-                out[update_type] = dt
+            name = _type_name(update_type)
+            if dt is not None and (name not in out or dt > out[name]):
+                out[name] = dt
         return out
 
     def running_types(self, table: str) -> set[str]:
-        return {r[0] for r in self.target.fetch("ledger", "running", {"table": table})}
+        return {_type_name(r[0]) for r in self.target.fetch("ledger", "running", {"table": table})}
 
     def recent(self, table: str | None = None, limit: int = 50) -> list[LedgerRow]:
         params: dict[str, Any] = {"limit": limit}
@@ -136,3 +148,11 @@ class Ledger:
             rows_updated=None if r[11] is None else int(r[11]),
             error_message=r[12],
         )
+
+
+def _type_name(update_type: str) -> str:
+    """'Mass' for 'Mass', 'MASS' or 'mass' (the .NET service's spelling may differ); others as stored."""
+    try:
+        return str(SyncType.parse(update_type))
+    except ValueError:
+        return update_type

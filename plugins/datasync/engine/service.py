@@ -21,11 +21,14 @@ from datasync.config import DataSyncConfig
 from datasync.connections import Connector, DirectConnector
 from datasync.core.errors import TableLockTimeout
 from datasync.core.times import utcnow
+from datasync.engine.columnmap import target_schema
+from datasync.engine.dbcheck import check_target
 from datasync.engine.ledger import Ledger
 from datasync.engine.postprocessors import post_processor
 from datasync.engine.schedule import GateDecision, due_syncs, priority_gate
 from datasync.engine.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
 from datasync.targets.base import Target
+from datasync.targets.catalog import Difference
 
 if TYPE_CHECKING:
     from datasync.fetchers.base import SourceReader
@@ -58,13 +61,19 @@ def source_opener(config: DataSyncConfig, table: str, connector: Connector | Non
 def init_db(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> list[str]:
     """Create DataUpdate and every enabled table (idempotent); return the table names."""
     with target_session(config, target, connector) as t:
-        Ledger(t).ensure()
+        Ledger(t).ensure(config.ledger_zone)
         names = []
         for ds in config.data_sources:
-            schema = build_fetcher(config, ds).schema()
+            schema = target_schema(build_fetcher(config, ds).schema(), ds)
             t.ensure_table(schema)
             names.append(schema.name)
         return names
+
+
+def check_db(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> list[Difference]:
+    """Every difference between the configured tables (and DataUpdate) and the target's; changes nothing."""
+    with target_session(config, target, connector) as t:
+        return check_target(config, t)
 
 
 def sync_table(
@@ -91,7 +100,7 @@ def gate(
     ds = config.table(table)
     with target_session(config, target, connector) as t:
         ledger = Ledger(t)
-        ledger.ensure()
+        ledger.ensure(config.ledger_zone)
         return priority_gate(ds, sync_type, ledger.last_success(ds.table_name), ledger.running_types(ds.table_name), utcnow())
 
 
@@ -100,7 +109,7 @@ def recover(config: DataSyncConfig, target: Target | None = None, connector: Con
     closed: dict[str, int] = {}
     with target_session(config, target, connector) as t:
         ledger = Ledger(t)
-        ledger.ensure()
+        ledger.ensure(config.ledger_zone)
         for table in ledger.in_progress_tables():
             try:
                 with t.try_table_lock(table):
@@ -113,7 +122,7 @@ def recover(config: DataSyncConfig, target: Target | None = None, connector: Con
 def purge(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> int:
     with target_session(config, target, connector) as t:
         ledger = Ledger(t)
-        ledger.ensure()
+        ledger.ensure(config.ledger_zone)
         return ledger.purge(config.purge_retention_days)
 
 
@@ -122,7 +131,7 @@ def health(
 ) -> health_mod.HealthReport:
     with target_session(config, target, connector) as t:
         ledger = Ledger(t)
-        ledger.ensure()
+        ledger.ensure(config.ledger_zone)
         return health_mod.evaluate(config, ledger, now or utcnow())
 
 
@@ -143,7 +152,7 @@ def run_due(
     """
     with target_session(config, connector=connector) as t:
         ledger = Ledger(t)
-        ledger.ensure()
+        ledger.ensure(config.ledger_zone)
         facts = {
             ds.table_name: (ledger.last_success(ds.table_name), ledger.running_types(ds.table_name))
             for ds in config.enabled_tables()

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from datasync.engine import telemetry
+from datasync.engine.columnmap import renamed, target_schema
 from datasync.config import DataSourceConfig, DataSyncConfig
 from datasync.core.errors import SyncCancelled
 from datasync.core.faults import checkpoint
@@ -191,7 +192,7 @@ def run_sync(
     fetcher_cls = fetcher_class(table_cfg.fetcher_type_name)
     source_cfg = config.source_system(table_cfg.source_system)
     ledger = Ledger(target)
-    ledger.ensure()
+    ledger.ensure(config.ledger_zone)
     started = time.monotonic()
     with target.table_lock(table, config.lock_timeout_seconds):
         closed = ledger.close_orphans(table)
@@ -213,11 +214,12 @@ def run_sync(
                 batches: Iterator[pa.RecordBatch] | None = None
                 try:
                     fetcher = fetcher_cls(table_cfg, source_cfg, reader, config.batch_size)
-                    schema = fetcher.schema()
+                    source_schema = fetcher.schema()
+                    schema = target_schema(source_schema, table_cfg)  # the table's own column names
                     target.ensure_table(schema)
                     # read and convert the next batch while the target loads this one
                     fetched = prefetched(fetcher.fetch(to_source_time(min_dt, source_cfg.zone)))
-                    batches = _counted(fetched, schema, progress)
+                    batches = renamed(_counted(fetched, source_schema, progress), schema)
                     mass = table_cfg.mass_config
                     if request.sync_type == SyncType.MASS and mass.prepurge_data:
                         rows, counts = _mass_prepurge(target, ledger, schema, batches, mass.re_index_data, row_id)

@@ -22,6 +22,7 @@ from datasync.core.identifiers import short_name, validate_identifier
 from datasync.core.schema import TableSchema
 from datasync.core.sqltemplates import SqlTemplates
 from datasync.core.times import utc_naive
+from datasync.targets.catalog import ExistingColumn, ExistingTable, Rules
 
 LEDGER_TABLE = "DataUpdate"
 LOCK_NAMESPACE = "datasync"
@@ -46,6 +47,10 @@ class Target(ABC):
     max_identifier_length: ClassVar[int] = 128
     #: the longest name of a session temp table (SQL Server appends a suffix to #names)
     max_temp_name_length: ClassVar[int] = 128
+    #: what the database enforces when an existing table is compared with a schema
+    catalog_rules: ClassVar[Rules] = Rules()
+    #: DataUpdate was found ready on this connection (created, or upgraded from the .NET shape)
+    ledger_ready: bool = False
 
     def __init__(self, conn: Any, bulk_copy_batch_size: int = 10_000):
         """``conn``: an open DB-API connection (from the provider's hook or datasync.connections)."""
@@ -117,6 +122,13 @@ class Target(ABC):
         else:
             cur.execute(sql)
 
+    def execute_many(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Run one statement once per parameter set (the driver's executemany)."""
+        if not rows:
+            return
+        with self._cursor() as cur:
+            cur.executemany(sql, [{k: self.adapt(v) for k, v in r.items()} for r in rows])
+
     def run(self, family: str, statement: str, params: dict[str, Any] | None = None, **kw: Any) -> int:
         return self.execute(self.render(family, statement, **kw), params)
 
@@ -185,14 +197,46 @@ class Target(ABC):
         """
 
     @contextmanager
+    def ddl_transaction(self) -> Iterator[None]:
+        """One transaction holding the DDL lock: concurrent creators and upgraders take turns."""
+        with self.transaction():
+            self._ddl_lock()
+            yield
+
+    @contextmanager
     def _creating(self, name: str) -> Iterator[bool]:
         """A DDL transaction under the DDL lock, yielding whether ``name`` still has to be created."""
         if self.table_exists(name):
             yield False
             return
-        with self.transaction():
-            self._ddl_lock()
+        with self.ddl_transaction():
             yield not self.table_exists(name)
+
+    def describe_table(self, name: str) -> ExistingTable | None:
+        """The columns and primary key of an existing table as the catalog has them; None if missing."""
+        params = {"name": self._catalog_name(name)}
+        rows = self.fetch("catalog", "columns", params)
+        if not rows:
+            return None
+        key = tuple(str(r[0]) for r in self.fetch("catalog", "primary_key", params))
+        return ExistingTable(name, tuple(self._existing_column(r) for r in rows), key)
+
+    def _catalog_name(self, name: str) -> str:
+        """How the catalog queries take a table name (SQL Server: bracket-quoted, for OBJECT_ID)."""
+        return validate_identifier(name, "table")
+
+    def _existing_column(self, row: tuple) -> ExistingColumn:
+        """A catalog row (name, type, length, precision, scale, nullable, has_default) as a column."""
+        name, type_name, length, precision, scale, nullable, has_default = row[:7]
+        return ExistingColumn(
+            str(name),
+            str(type_name).lower(),
+            None if length is None else int(length),
+            None if precision is None else int(precision),
+            None if scale is None else int(scale),
+            bool(nullable),
+            bool(has_default),
+        )
 
     def ensure_table(self, schema: TableSchema) -> None:
         """Create the target table and its indexes if missing."""
@@ -203,12 +247,18 @@ class Target(ABC):
                 for ix in schema.indexes:
                     self.run("ddl", "create_index", s=schema, index=self.index_name(schema, ix), cols=ix)
 
-    def ensure_ledger(self) -> None:
+    def ensure_ledger(self) -> bool:
+        """Create DataUpdate if missing; True if this call created it."""
         with self._creating(LEDGER_TABLE) as missing:
             if missing:
-                for stmt in self.render("ledger", "create").split(";\n"):
-                    if stmt.strip():
-                        self.execute(stmt)
+                self.run_statements("ledger", "create")
+        return bool(missing)
+
+    def run_statements(self, family: str, statement: str, **kw: Any) -> None:
+        """Run a macro that renders several statements separated by ";\n", one by one."""
+        for stmt in self.render(family, statement, **kw).split(";\n"):
+            if stmt.strip():
+                self.execute(stmt)
 
     def fit(self, name: str, limit: int | None = None) -> str:
         """A generated name (index, constraint, staging table) shortened to what the dialect keeps whole."""

@@ -37,6 +37,7 @@ from datasync.core.errors import TableLockTimeout
 from datasync.core.identifiers import quote_ansi
 from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import Target, lock_name
+from datasync.targets.catalog import Rules
 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "date": "DATE", "datetime": "TIMESTAMP"}
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
@@ -57,6 +58,7 @@ def advisory_key(kind: str, name: str) -> int:
 class PostgresTarget(Target):
     dialect = "postgres"
     max_identifier_length = 63
+    catalog_rules = Rules(case_sensitive_names=True)  # quoted names: "DOCO" is not "doco"
 
     def __init__(self, conn: psycopg.Connection, bulk_copy_batch_size: int = 10_000):
         conn.autocommit = True

@@ -27,6 +27,7 @@ from datasync.core.errors import TableLockTimeout
 from datasync.core.identifiers import quote_ansi
 from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import MergeCounts, Target
+from datasync.targets.catalog import ExistingColumn, Rules, parse_declared_type
 from datasync.targets.errors import duplicate_key_error
 
 _TYPES = {"string": "TEXT", "int": "INTEGER", "float": "REAL", "date": "TEXT", "datetime": "TEXT"}
@@ -73,6 +74,7 @@ def sqlite_value(value: Any) -> Any:
 
 class SqliteTarget(Target):
     dialect = "sqlite"
+    catalog_rules = Rules(enforces_types=False)  # any value fits any column; lengths are not enforced
 
     def __init__(self, conn: sqlite3.Connection, bulk_copy_batch_size: int = 10_000):
         """Autocommit (transactions are explicit), WAL, a generous busy timeout."""
@@ -101,6 +103,11 @@ class SqliteTarget(Target):
         if column.kind == "decimal":
             return f"DECIMAL({column.precision},{column.scale})"
         return _TYPES[column.kind]
+
+    def _existing_column(self, row: tuple) -> ExistingColumn:
+        """SQLite's catalog has the declared type as written ('NVARCHAR(30)'): parse it."""
+        name, length, precision, scale = parse_declared_type(str(row[1] or ""))
+        return super()._existing_column((row[0], name, length, precision, scale, row[5], row[6]))
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE takes the write lock up front, so a writer never deadlocks on upgrade."""

@@ -162,7 +162,11 @@ class MssqlTarget(Target):
 
     # ------------------------------------------------------------------ DDL
     def table_exists(self, name: str) -> bool:
-        return bool(self.fetch("ddl", "table_exists", {"name": self.ident(name, "table")}))
+        return bool(self.fetch("ddl", "table_exists", {"name": self._catalog_name(name)}))
+
+    def _catalog_name(self, name: str) -> str:
+        """Bracket-quoted, bound as a value: OBJECT_ID parses it."""
+        return self.ident(name, "table")
 
     # ------------------------------------------------------------------ loading
     def staging_names(self, table: str, operation_id: str) -> tuple[str, str]:
