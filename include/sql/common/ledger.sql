@@ -80,6 +80,11 @@ WHERE {{ "StartDT" | q }} < {{ p('cutoff') }}
 {# ---- upgrading the .NET service's DataUpdate (datasync.engine.ledger_upgrade).
    A row without OperationId was written by the .NET service in the server's local time;
    ConvertedFromTimeZone marks the rows already converted to UTC. #}
+{# One of datasync's columns, nullable; type: the dialect's DDL type of it. #}
+{% macro add_column(name, type) %}
+ALTER TABLE {{ "DataUpdate" | q }} ADD COLUMN {{ name | q }} {{ type }}
+{% endmacro %}
+
 {% macro legacy_where(marked=True) %}
 {{ "OperationId" | q }} IS NULL{% if marked %} AND {{ "ConvertedFromTimeZone" | q }} IS NULL{% endif %}
 {% endmacro %}

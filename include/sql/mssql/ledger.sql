@@ -41,20 +41,9 @@ CREATE TABLE {{ "DataUpdate" | q }} (
 {% endfor %}
 {% endmacro %}
 
-{# Upgrading the .NET service's DataUpdate in place: datasync's columns are added as nullable. #}
-{% set UPGRADE_TYPES = {
-    "EndDT": "DATETIME2",
-    "OperationId": "NVARCHAR(64)",
-    "RunId": "NVARCHAR(250)",
-    "MinimumDT": "DATETIME2",
-    "RowsInserted": "BIGINT",
-    "RowsUpdated": "BIGINT",
-    "ErrorMessage": "NVARCHAR(MAX)",
-    "ConvertedFromTimeZone": "NVARCHAR(64)",
-} %}
-
-{% macro add_column(name) %}
-ALTER TABLE {{ "DataUpdate" | q }} ADD {{ name | q }} {{ UPGRADE_TYPES[name] }} NULL
+{# Upgrading the .NET service's DataUpdate: one of datasync's columns, nullable (T-SQL has no ADD COLUMN). #}
+{% macro add_column(name, type) %}
+ALTER TABLE {{ "DataUpdate" | q }} ADD {{ name | q }} {{ type }} NULL
 {% endmacro %}
 
 {% macro ensure_indexes() %}

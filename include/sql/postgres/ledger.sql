@@ -27,22 +27,6 @@ CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("TableNam
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_StartDT" ON "DataUpdate" ("StartDT")
 {% endmacro %}
 
-{# Upgrading the .NET service's DataUpdate in place: datasync's columns are added as nullable. #}
-{% set UPGRADE_TYPES = {
-    "EndDT": "TIMESTAMP",
-    "OperationId": "VARCHAR(64)",
-    "RunId": "VARCHAR(250)",
-    "MinimumDT": "TIMESTAMP",
-    "RowsInserted": "BIGINT",
-    "RowsUpdated": "BIGINT",
-    "ErrorMessage": "TEXT",
-    "ConvertedFromTimeZone": "VARCHAR(64)",
-} %}
-
-{% macro add_column(name) %}
-ALTER TABLE {{ "DataUpdate" | q }} ADD COLUMN IF NOT EXISTS {{ name | q }} {{ UPGRADE_TYPES[name] }}
-{% endmacro %}
-
 {% macro start() %}
 {{ common.start() }}{{ common.start_values() }} RETURNING "DataUpdateID"
 {% endmacro %}

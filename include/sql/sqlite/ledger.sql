@@ -26,22 +26,6 @@ CREATE INDEX IF NOT EXISTS "IX_DataUpdate_LastSuccess" ON "DataUpdate" ("TableNa
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("NumberRecords", "TableName")
 {% endmacro %}
 
-{# Upgrading the .NET service's DataUpdate in place: datasync's columns are added as nullable. #}
-{% set UPGRADE_TYPES = {
-    "EndDT": "TEXT",
-    "OperationId": "TEXT",
-    "RunId": "TEXT",
-    "MinimumDT": "TEXT",
-    "RowsInserted": "INTEGER",
-    "RowsUpdated": "INTEGER",
-    "ErrorMessage": "TEXT",
-    "ConvertedFromTimeZone": "TEXT",
-} %}
-
-{% macro add_column(name) %}
-ALTER TABLE {{ "DataUpdate" | q }} ADD COLUMN {{ name | q }} {{ UPGRADE_TYPES[name] }}
-{% endmacro %}
-
 {% macro start() %}
 {{ common.start() }}{{ common.start_values() }} RETURNING "DataUpdateID"
 {% endmacro %}

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from datasync.core.errors import PermanentSyncError
+from datasync.core.schema import Column
 from datasync.core.times import from_source_time, utc_naive, utcnow
 from datasync.targets.base import LEDGER_TABLE, Target
 from datasync.targets.catalog import ExistingTable, Rules, family
@@ -54,8 +55,18 @@ REQUIRED = {
     "NumberRecords": "int",
     "WasSuccessful": ("int", "bit"),
 }
-#: what the upgrade adds (nullable), in this order
-ADDED = ("EndDT", "OperationId", "RunId", "MinimumDT", "RowsInserted", "RowsUpdated", "ErrorMessage", "ConvertedFromTimeZone")
+#: what the upgrade adds (nullable), in this order; the dialect gives each its DDL type
+ADDED_COLUMNS = (
+    Column("EndDT", "datetime"),
+    Column("OperationId", "string", length=64),
+    Column("RunId", "string", length=250),
+    Column("MinimumDT", "datetime"),
+    Column("RowsInserted", "int"),
+    Column("RowsUpdated", "int"),
+    Column("ErrorMessage", "string"),
+    Column("ConvertedFromTimeZone", "string", length=64),
+)
+ADDED = tuple(c.name for c in ADDED_COLUMNS)
 LEGACY_ORPHAN_MESSAGE = "interrupted: left in progress by the .NET service (closed by the DataUpdate upgrade)"
 CONVERT_CHUNK = 1000
 
@@ -142,8 +153,9 @@ def ensure(target: Target, zone: ZoneInfo | None) -> UpgradePlan | None:
                 "DataUpdate holds rows the .NET service wrote in local time; converting them needs the ledger's "
                 "time zone: run `datasync init-db` (it uses LedgerTimeZone, default the JDE source's TimeZone)"
             )
-        for column in todo.missing_columns:
-            target.run("ledger", "add_column", name=column)
+        for column in ADDED_COLUMNS:
+            if column.name in todo.missing_columns:
+                target.run("ledger", "add_column", name=column.name, type=target.column_type(column))
         converted = _convert(target, zone) if zone is not None else 0
         closed = target.run(
             "ledger", "close_legacy_orphans", {"end": utcnow(), "error": LEGACY_ORPHAN_MESSAGE}
