@@ -418,3 +418,27 @@ def test_check_config_shows_each_value_and_where_it_came_from(tmp_path: Path, mo
     ]
     missing = [e for e in expected if e not in lines]
     assert not missing, "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        ({"NOPE": "X"}, "table W, field Columns: NOPE is not a column of JdeWorkOrderFetcher; its columns: DOCO, "),
+        ({"DOCO": "WADOCO", "dcto": "wadoco"}, "table W, field Columns: DOCO and dcto both map to column wadoco"),
+        ({"DOCO": "DCTO"}, "table W, field Columns: DCTO would then name two columns; map it too"),
+        ({"DOCO": "WA DOCO"}, "table W, field Columns: column 'WA DOCO' is not a plain identifier"),
+    ],
+)
+def test_columns_map_errors_name_file_table_and_field(tmp_path: Path, columns: dict, expected: str) -> None:
+    entry = {**MINIMAL_TABLE, "TableName": "W", "FetcherTypeName": "JdeWorkOrderFetcher", "Columns": columns}
+    path = tmp_path / "appsettings.json"
+    path.write_text(json.dumps({"DataSync": {"DataSources": [entry]}}))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert str(path) in str(info.value)
+    assert any(p.startswith(expected) for p in info.value.problems), info.value.problems
+
+
+def test_columns_map_aliases_match_any_case() -> None:
+    entry = {**MINIMAL_TABLE, "TableName": "W", "FetcherTypeName": "JdeWorkOrderFetcher", "Columns": {"doco": "WADOCO"}}
+    assert parse_config({"DataSources": [entry]}).table("W").columns == {"doco": "WADOCO"}

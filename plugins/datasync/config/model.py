@@ -200,7 +200,7 @@ class DataSourceConfig(_Model):
                     raise ValueError(f"column {name!r} is not a plain identifier")
             other = seen.get(existing.lower())
             if other is not None:
-                raise ValueError(f"{alias} and {other} both map to column {existing}")
+                raise ValueError(f"{other} and {alias} both map to column {existing}")
             seen[existing.lower()] = alias
         return v
 

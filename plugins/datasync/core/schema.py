@@ -6,12 +6,20 @@ dialect (NVARCHAR/TEXT, DECIMAL(p,s), DATE, DATETIME2/TIMESTAMP ...).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pyarrow as pa
 
 from datasync.core.identifiers import validate_identifier
+
+def match_columns(names: Iterable[str], columns: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Column names from the config matched case-blind to ``columns``: ({name: column}, names matching none)."""
+    by_upper = {c.upper(): c for c in columns}
+    found = {n: by_upper[n.upper()] for n in names if n.upper() in by_upper}
+    return found, [n for n in names if n not in found]
+
 
 Kind = Literal["string", "int", "decimal", "date", "datetime", "float"]
 LAST_UPDATE_COLUMN = "LastUpdateDT"

@@ -18,22 +18,15 @@ import pyarrow as pa
 
 from datasync.config import DataSourceConfig
 from datasync.core.errors import ConfigError
-from datasync.core.schema import TableSchema
+from datasync.core.schema import TableSchema, match_columns
 
 
 def target_schema(schema: TableSchema, table: DataSourceConfig) -> TableSchema:
     """``schema`` (the fetcher's) with the table's Columns map applied; aliases match case-blind."""
     if not table.columns:
         return schema
-    by_upper = {c.upper(): c for c in schema.column_names}
-    names: dict[str, str] = {}
-    unknown = []
-    for alias, existing in table.columns.items():
-        column = by_upper.get(alias.upper())
-        if column is None:
-            unknown.append(alias)
-        else:
-            names[column] = existing
+    found, unknown = match_columns(table.columns, schema.column_names)
+    names = {column: table.columns[alias] for alias, column in found.items()}
     if unknown:
         raise ConfigError(
             [

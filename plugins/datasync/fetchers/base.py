@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from datasync.core.errors import ConfigError
 from datasync.core.reading import SourceQuery, SourceReader
-from datasync.core.schema import TableSchema
+from datasync.core.schema import TableSchema, match_columns
 
 __all__ = ["Fetcher", "SourceQuery", "SourceReader"]
 
@@ -53,13 +53,9 @@ class Fetcher(ABC):
         Names match case-insensitively; a name that is not one of ``defaults`` is a config error.
         """
         places = dict(defaults)
-        by_upper = {c.upper(): c for c in places}
-        unknown = []
-        for column, value in self.table.column_decimals.items():
-            if column.upper() in by_upper:
-                places[by_upper[column.upper()]] = value
-            else:
-                unknown.append(column)
+        found, unknown = match_columns(self.table.column_decimals, places)
+        for given, column in found.items():
+            places[column] = self.table.column_decimals[given]
         if unknown:
             raise ConfigError(
                 [
