@@ -58,6 +58,7 @@ def test_the_wheel_installed_outside_the_repository_syncs(tmp_path: Path) -> Non
         "DataSync:\n  DataSources:\n    - TableName: WorkOrder_Curr\n      FetcherTypeName: JdeWorkOrderFetcher\n"
         "      MassConfig: {Enabled: true, IntervalMinutes: 10080, PrepurgeData: true}\n"
         "      DailyConfig: {Enabled: true, IntervalMinutes: 1440}\n"
+        "      HourlyConfig: {Enabled: false}\n"  # schedules are on unless turned off (the seed's default)
     )
     cli = str(venv / "bin" / "datasync")
     where = run(str(python), "-c", "import datasync.core.sqltemplates as t; print(t.sql_root())", cwd=work, env=env)

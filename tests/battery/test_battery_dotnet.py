@@ -135,7 +135,7 @@ def test_dotnet_ledger_is_upgraded_in_place_and_its_history_drives_run_due(backe
     assert result.exit_code == 0, result.output
     # what the old history says is due, and nothing else: Lots' Mass (8 days old; its -2 row was an
     # orphan of the stopped service) and Items' Daily (26 hours old); Orders is fresh
-    ran = sorted(line.split(":")[0] for line in result.output.splitlines() if " rows, " in line)
+    ran = sorted(" ".join(line.split()[:2]) for line in result.output.splitlines() if " rows " in line)
     assert ran == ["Items Daily", "Lots Mass"], result.output
 
     rows = {r.data_update_id: r for r in Ledger(target).recent(limit=100)}

@@ -78,17 +78,21 @@ class Layered:
     origins: dict[Path_, Origin] = field(default_factory=dict)
     #: (path, message): problems found while merging, placed by datasync.config.loading
     problems: list[tuple[Path_, str]] = field(default_factory=list)
+    _by_prefix: dict[Path_, Origin] | None = field(default=None, repr=False)
 
     def origin(self, path: Path_) -> Origin | None:
-        """The origin of ``path``, or of the values below it (the earliest source among them)."""
+        """The origin of ``path``, or of the values below it (the first recorded among them)."""
+        if self._by_prefix is None:
+            self._by_prefix = {}
+            for p, o in self.origins.items():
+                for n in range(len(p), -1, -1):
+                    self._by_prefix.setdefault(p[:n], o)
         path = normalized(path)
-        if path in self.origins:
-            return self.origins[path]
-        below = [o for p, o in self.origins.items() if p[: len(path)] == path]
-        return below[0] if below else None
+        return self.origins.get(path) or self._by_prefix.get(path)
 
     def record(self, path: Path_, origin: Origin) -> None:
         self.origins[normalized(path)] = origin
+        self._by_prefix = None
 
 
 def normalized(path: Path_) -> Path_:
