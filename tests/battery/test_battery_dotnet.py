@@ -174,6 +174,22 @@ def test_a_ledger_with_local_times_is_not_converted_with_a_guessed_zone(backend,
     ]
 
 
+def test_a_ledger_of_an_earlier_datasync_gains_the_marker_column_without_a_zone(backend, target):
+    ledger = Ledger(target)
+    ledger.ensure(None)
+    row_id = ledger.start("Items", "Daily", "op1", None, None)
+    ledger.finish(row_id, 3, 2, 1)
+    target.execute(f"ALTER TABLE {target.quote('DataUpdate')} DROP COLUMN {target.quote('ConvertedFromTimeZone')}")
+    fresh = backend.open()
+    try:
+        Ledger(fresh).ensure(None)  # nothing to convert: no zone needed
+        assert "ConvertedFromTimeZone" in [c.name for c in fresh.describe_table("DataUpdate").columns]
+        (kept,) = Ledger(fresh).recent("Items")
+        assert (kept.operation_id, kept.number_records, kept.rows_inserted) == ("op1", 3, 2)
+    finally:
+        fresh.close()
+
+
 # --------------------------------------------------------------------------- Columns maps
 
 COLUMNS = {"Id": "ItemId", "Site": "SiteCode", "Name": "ItemName", "LastUpdateDT": "LastUpdated"}
@@ -245,7 +261,7 @@ def test_a_columns_map_round_trips_through_mass_daily_and_the_merge_guard(backen
 
     names = [c.name for c in target.describe_table("Items").columns]
     assert names == ["ItemId", "SiteCode", "ItemName", "Qty", "Day", "LastUpdated", "Note"]  # nothing added
-    assert target.query(f"SELECT COUNT(*) FROM {target.quote('Items')} WHERE {target.quote('Note')} IS NOT NULL") == [(0,)]
+    assert target.query(f"SELECT COUNT(*) AS {target.quote('n')} FROM {target.quote('Items')} WHERE {target.quote('Note')} IS NOT NULL") == [(0,)]
 
 
 # --------------------------------------------------------------------------- init-db --check

@@ -24,6 +24,7 @@ and an error caused by an overlay or a variable names that source.
 
 from __future__ import annotations
 
+import functools
 import os
 import types
 import typing
@@ -145,6 +146,7 @@ def environment_tree(environ: Mapping[str, str] | None = None) -> dict[str, Any]
 # ----------------------------------------------------------------------------- one spelling per key
 
 
+@functools.lru_cache(maxsize=None)
 def _unwrap(annotation: Any) -> Any:
     """``X | None`` -> X."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
@@ -157,6 +159,7 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
+@functools.lru_cache(maxsize=None)
 def _key_spellings(model: type[BaseModel]) -> dict[str, tuple[str, Any]]:
     """Every accepted spelling of every field, lower-cased -> (canonical key, annotation)."""
     out: dict[str, tuple[str, Any]] = {}
