@@ -181,7 +181,8 @@ def init_db(
         err.print(f"[red]{len(errors)} error(s): a sync of {', '.join(tables)} would fail[/red]", highlight=False)
         raise typer.Exit(1)
     if check:
-        out.print("target matches the config" + (" (warnings above)" if differences else ""), highlight=False)
+        warnings = sum(d.severity == "warning" for d in differences)
+        out.print("target matches the config" + (f" ({warnings} warning(s) above)" if warnings else ""), highlight=False)
 
 
 def _print_differences(differences: list) -> None:

@@ -262,7 +262,7 @@ def merge(base: Any, over: Any, origin: Origin, path: Path_, result: Layered) ->
         for key, value in over.items():
             key = _find_key(merged, key)
             merged[key] = merge(merged.get(key), value, origin, path + (key,), result)
-        if not over:
+        if not over and path:  # an empty mapping or list is a value too (not an empty source)
             result.record(path, origin)
         return merged
     if isinstance(over, list):
@@ -272,7 +272,7 @@ def merge(base: Any, over: Any, origin: Origin, path: Path_, result: Layered) ->
                 items[index] = merge(items[index], value, origin, path + (index,), result)
             else:
                 items.append(merge(None, value, origin, path + (index,), result))
-        if not over:
+        if not over and path:  # an empty mapping or list is a value too (not an empty source)
             result.record(path, origin)
         return items
     if over is None and isinstance(base, (dict, list)):
