@@ -8,8 +8,9 @@ Per enabled table and enabled schedule a DAG ``datasync__{table}__{mass|daily|ho
 - tasks: Daily and Hourly start with the priority gate (skipped, reason in the
   log, while a higher type of the table is due or running; manual runs with a
   parameter and backfills pass), then the sync task in the pool
-  ``PoolName`` (slots = MaxDegreeOfParallelism). Mass never skips: it has only
-  the sync task;
+  ``PoolName`` (slots = MaxDegreeOfParallelism), on the source system's
+  ``Queue`` when one is set (CeleryExecutor: only workers serving that queue
+  take it). Mass never skips: it has only the sync task;
 - params (Daily, Hourly): ``full_refresh`` and ``minimum_dt`` in the trigger form;
 - alerts: a Deadline Alert and failure e-mails when recipients are configured.
 
@@ -233,6 +234,7 @@ def sync_doc_md(config: DataSyncConfig, table: DataSourceConfig, sync_type: str,
         f"| schedule | {_every(sched.interval_minutes)} ({sched.interval_minutes} min); other schedules: "
         f"{', '.join(others) or 'none'} |",
         f"| pool | `{config.pool_name}` ({config.max_degree_of_parallelism} slots) |",
+        f"| queue | {f'`{source.queue}`' if source.queue else 'the default queue'} |",
     ]
     if sync_type == "Mass":
         lines.append(
@@ -323,6 +325,7 @@ def build_sync_dag(
         deadline=alerts.deadline_alert(config, table, sync_type, dag_id),
         default_args={"owner": OWNER},
     )
+    queue = config.source_system(table.source_system).queue
     with dag:
         sync = op_cls(
             task_id="sync",
@@ -330,6 +333,8 @@ def build_sync_dag(
             table=table.table_name,
             sync_type=sync_type,
             on_failure_callback=on_failure,
+            # only workers serving the source system's queue (its driver, its network route) run it
+            **({"queue": queue} if queue else {}),
             doc_md=f"{what}: fetch, stage, guarded merge, ledger row in DataUpdate. XCom: rows, inserted, "
             "updated, minimum_dt.",
         )

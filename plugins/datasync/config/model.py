@@ -120,7 +120,7 @@ def _known_zone(v: str) -> str:
 
 
 class SourceSystemConfig(_Model):
-    """Where a source system lives: Airflow connection id, schema prefix, local time zone.
+    """Where a source system lives: Airflow connection id, schema prefix, local time zone, worker queue.
 
     ``ReadUncommitted`` (SQL Server sources only, off by default) reads WITH (NOLOCK):
     the reads take no shared locks, so they never wait for JDE's writers nor block
@@ -131,6 +131,10 @@ class SourceSystemConfig(_Model):
     time_zone: str = "UTC"
     schema_name: str | None = Field(None, validation_alias=AliasChoices("Schema", "schema", "SchemaName", "schema_name"))
     read_uncommitted: bool = False
+    #: the executor queue of this system's sync tasks (CeleryExecutor: only workers started with
+    #: ``--queues`` naming it run them, e.g. those that have its ODBC driver or network route);
+    #: None: Airflow's [operators] default_queue
+    queue: str | None = None
 
     @field_validator("time_zone")
     @classmethod
@@ -142,6 +146,13 @@ class SourceSystemConfig(_Model):
     def _plain_schema(cls, v: str | None) -> str | None:
         if v is not None and not is_plain_identifier(v):
             raise ValueError(f"{v!r} is not a plain identifier")
+        return v
+
+    @field_validator("queue")
+    @classmethod
+    def _queue_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_.:@-]{1,200}", v):
+            raise ValueError(f"{v!r} is not a queue name (letters, digits and _ . : @ - only; one queue)")
         return v
 
     @property
