@@ -1,4 +1,5 @@
-"""Helpers for the Airflow-layer tests: configs, an Airflow home, a real SMTP server.
+"""Helpers for the Airflow-layer tests: configs, an Airflow home, a real SMTP server, a real
+deployment (api-server, scheduler, dag-processor, workers as processes on fresh PostgreSQL databases).
 
 Airflow reads its settings once per process, so everything that needs a
 metadata database (dag.test(), init-airflow, the scheduler) runs in a
@@ -13,8 +14,11 @@ scheduler tests can hold pool slots for a known time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -22,10 +26,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -73,6 +79,11 @@ def write_config(path: Path, entries: list[dict[str, Any]], **settings: Any) -> 
 
 
 # --------------------------------------------------------------------------- processes
+
+
+def worker_hostname() -> str:
+    """[core] hostname_callable of test workers: $DATASYNC_TEST_HOSTNAME (several workers share one machine)."""
+    return os.environ.get("DATASYNC_TEST_HOSTNAME") or socket.getfqdn()
 
 
 def free_port() -> int:
@@ -253,3 +264,187 @@ def dag_test(env: dict[str, str], steps: list[dict[str, Any]], dags_folder: Path
     """
     code = DAG_TEST_SCRIPT.format(tests=str(TESTS), steps=json.dumps(steps), dags=str(dags_folder))
     return run_python(code, env, timeout=timeout)
+
+
+# --------------------------------------------------------------------------- a real deployment
+# api-server, scheduler, dag-processor (and workers) as `airflow ...` processes on fresh PostgreSQL
+# databases: test_scheduler.py (LocalExecutor) and test_celery.py (CeleryExecutor) share these.
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+def pg_connect(dbname: str = "postgres") -> Any:
+    import psycopg
+
+    return psycopg.connect(dbname=dbname, autocommit=True, **PG)
+
+
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database named ``prefix_<random>``, dropped afterwards (its sessions ended)."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with pg_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with pg_connect() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def pg_url(dbname: str, scheme: str = "postgresql+psycopg2") -> str:
+    return f"{scheme}://{PG['user']}@{PG['host']}:{PG['port']}/{dbname}"
+
+
+def dags_folder(work: Path, prelude: str = "") -> Path:
+    """The real DAG file in ``work/dags``, preceded by the test's imports (it registers the test fetchers)."""
+    dags = work / "dags"
+    dags.mkdir(exist_ok=True)
+    (dags / "datasync_dags.py").write_text(
+        "import airflow_harness  # noqa: F401 - registers DelayedJdeItemFetcher\n"
+        + prelude
+        + (REPO / "dags" / "datasync_dags.py").read_text()
+    )
+    return dags
+
+
+def deployment_env(work: Path, dags: Path, metadata_db: str, port: int, **extra: str) -> dict[str, str]:
+    """airflow_env for a real deployment: api-server on ``port`` (tasks call it there), fast heartbeats."""
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    return airflow_env(
+        work / "home",
+        dags,
+        pg_url(metadata_db),
+        AIRFLOW__API__PORT=str(port),
+        AIRFLOW__API__HOST="127.0.0.1",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(logs / "tasks"),
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+        **extra,
+    )
+
+
+def start_process(name: str, args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:
+    """``airflow <args>`` in its own session, output in ``logs/<name>.log``."""
+    out = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [AIRFLOW, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=str(logs)
+    )
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the process and every process under it (task runners have process groups of their own)."""
+    import psutil
+
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for p in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    proc.wait(30)
+
+
+def stop_processes(procs: dict[str, subprocess.Popen], group: bool = True, timeout: float = 30) -> None:
+    """SIGTERM each process (its whole group when ``group``), then SIGKILL what is left after ``timeout``."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM) if group else proc.terminate()
+    deadline = time.monotonic() + timeout
+    for proc in procs.values():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        kill_tree(proc)  # and whatever it left behind
+
+
+def api_healthy(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as r:
+            return r.status == 200
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
+    """The most intervals open at one moment (an end at the same instant as a start does not overlap)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
+    best = current = 0
+    for _, step in events:
+        current += step
+        best = max(best, current)
+    return best
+
+
+class Deployment(SimpleNamespace):
+    """The processes of one deployment, its target database, and reads of what they did."""
+
+    env: dict[str, str]
+    target: str
+    logs: Path
+    procs: dict[str, subprocess.Popen]
+
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        self.procs[name] = start_process(name, args, env or self.env, self.logs)
+        return self.procs[name]
+
+    def ledger(self) -> list[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with pg_connect(self.target) as conn:
+            try:
+                return conn.cursor(row_factory=dict_row).execute('SELECT * FROM "DataUpdate" ORDER BY "DataUpdateID"').fetchall()
+            except psycopg.errors.UndefinedTable:
+                return []
+
+    def metadata(self, sql: str, params: tuple = ()) -> list[tuple]:
+        dbname = self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].rsplit("/", 1)[1]
+        with pg_connect(dbname) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"airflow {name} exited with {proc.returncode}:\n{self.log(name)[-6000:]}")
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """A call to the api-server's REST API (SimpleAuthManager, every user admin)."""
+        import urllib.request
+
+        base = f"http://127.0.0.1:{self.env['AIRFLOW__API__PORT']}"
+        if not getattr(self, "_token", None):
+            with urllib.request.urlopen(f"{base}/auth/token", timeout=30) as r:
+                self._token = json.loads(r.read())["access_token"]
+        request = urllib.request.Request(
+            f"{base}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        """A manual run of ``dag_id`` now; returns its run id."""
+        run = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        return run["dag_run_id"]

@@ -13,73 +13,53 @@ One deployment, several outcomes (each asserted on real state: target ledger, me
 
 from __future__ import annotations
 
-import os
-import secrets
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from airflow_harness import (
     AIRFLOW,
-    REPO,
+    Deployment,
     SmtpSink,
-    TESTS,
-    airflow_env,
+    api_healthy,
     body_of,
+    dags_folder,
+    deployment_env,
     entry,
     free_port,
+    fresh_database,
+    max_overlap,
     migrate,
+    pg_url,
     run,
     run_python,
+    start_process,
+    stop_processes,
     wait_for,
     write_config,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.timeout(900)]
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 SLOTS = 2
 FAST_TABLES = ("Alpha", "Bravo", "Charlie", "Delta")
 FAST_DELAY = 5  # seconds each fast sync holds its pool slot (at least)
 LATE_DELAY = 75  # longer than the Late table's 1-minute deadline
 
 
-def _pg(dbname: str = "postgres"):
-    import psycopg
-
-    return psycopg.connect(dbname=dbname, autocommit=True, **PG)
-
-
-def _fresh_database(prefix: str) -> Iterator[str]:
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with _pg() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with _pg() as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-
 @pytest.fixture(scope="module")
 def metadata_db() -> Iterator[str]:
-    for name in _fresh_database("datasync_airflow_test"):
-        yield f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+    with fresh_database("datasync_airflow_test") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
 def target_db() -> Iterator[str]:
-    yield from _fresh_database("datasync_cache_test")
+    with fresh_database("datasync_cache_test") as name:
+        yield name
 
 
 def _entries() -> list[dict[str, Any]]:
@@ -106,60 +86,6 @@ def _entries() -> list[dict[str, Any]]:
     return out
 
 
-class Deployment(SimpleNamespace):
-    env: dict[str, str]
-    target: str
-    source: Path
-    smtp: SmtpSink
-    logs: Path
-    procs: dict[str, subprocess.Popen]
-    init_lines: list[list[str]]
-
-    def ledger(self) -> list[dict[str, Any]]:
-        import psycopg
-        from psycopg.rows import dict_row
-
-        with _pg(self.target) as conn:
-            try:
-                return conn.cursor(row_factory=dict_row).execute('SELECT * FROM "DataUpdate" ORDER BY "DataUpdateID"').fetchall()
-            except psycopg.errors.UndefinedTable:
-                return []
-
-    def metadata(self, sql: str, params: tuple = ()) -> list[tuple]:
-        dbname = self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].rsplit("/", 1)[1]
-        with _pg(dbname) as conn:
-            return conn.execute(sql, params).fetchall()
-
-    def alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise AssertionError(f"airflow {name} exited with {proc.returncode}:\n{self.log(name)[-6000:]}")
-
-    def log(self, name: str) -> str:
-        path = self.logs / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-
-def _start(name: str, args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:
-    out = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [AIRFLOW, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=str(logs)
-    )
-
-
-def _stop(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    for proc in procs.values():
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
 INIT_AIRFLOW = """
 import json
 import airflow_harness  # registers the test's fetcher, which the config names
@@ -181,72 +107,39 @@ def deployment(metadata_db: str, target_db: str, tmp_path_factory: pytest.TempPa
     demo.write_demo_source(source, 3000)
     config = write_config(work / "datasync.yaml", _entries(), MaxDegreeOfParallelism=SLOTS, CheckInterval="00:01:00",
                           Alerts={"Emails": ["ops@example.com"]})
-    # the real DAG file, preceded by the import that registers the test's slow fetcher
-    dags = work / "dags"
-    dags.mkdir()
-    (dags / "datasync_dags.py").write_text(
-        "import airflow_harness  # noqa: F401 - registers DelayedJdeItemFetcher\n"
-        + (REPO / "dags" / "datasync_dags.py").read_text()
-    )
-    logs = work / "logs"
-    logs.mkdir()
+    dags = dags_folder(work)
     port = free_port()
     smtp = SmtpSink().__enter__()
-    env = airflow_env(
-        work / "home",
+    env = deployment_env(
+        work,
         dags,
         metadata_db,
+        port,
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__PARALLELISM="16",
-        AIRFLOW__API__PORT=str(port),
-        AIRFLOW__API__HOST="127.0.0.1",
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
-        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(logs / "tasks"),
         DATASYNC_CONFIG=str(config),
         AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{source}",
         AIRFLOW_CONN_DATASYNC_CMS=f"sqlite:///{work / 'no-such-dir' / 'cms.db'}",
-        AIRFLOW_CONN_DATASYNC_TARGET=f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{target_db}",
+        AIRFLOW_CONN_DATASYNC_TARGET=pg_url(target_db, "postgres"),
         AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
         DATASYNC_TEST_DELAY=str(FAST_DELAY),
         DATASYNC_TEST_DELAY_LATE=str(LATE_DELAY),
     )
+    logs = work / "logs"
     procs: dict[str, subprocess.Popen] = {}
     try:
         migrate(env)
         init_lines = run_python(INIT_AIRFLOW, env)
-        procs["api-server"] = _start("api-server", ["api-server"], env, logs)
-        wait_for(lambda: _http_ok(port), 120, 1, "the api-server")
+        procs["api-server"] = start_process("api-server", ["api-server"], env, logs)
+        wait_for(lambda: api_healthy(port), 120, 1, "the api-server")
         for name in ("scheduler", "dag-processor", "triggerer"):
-            procs[name] = _start(name, [name], env, logs)
+            procs[name] = start_process(name, [name], env, logs)
         yield Deployment(
             env=env, target=target_db, source=source, smtp=smtp, logs=logs, procs=procs, init_lines=init_lines
         )
     finally:
-        _stop(procs)
+        stop_processes(procs)
         smtp.__exit__(None, None, None)
-
-
-def _http_ok(port: int) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as r:
-            return r.status == 200
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def _max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
-    best = current = 0
-    for _, step in events:
-        current += step
-        best = max(best, current)
-    return best
 
 
 # --------------------------------------------------------------------------- the tests
@@ -276,12 +169,12 @@ def test_scheduler_runs_due_dags_within_the_pool(deployment: Deployment) -> None
         assert (mass["WasSuccessful"], mass["NumberRecords"]) == (1, items)
     # the pool cap: never more syncs at once than slots, and the cap was reached
     intervals = [(r["StartDT"], r["EndDT"]) for r in ledger if r["EndDT"]]
-    assert _max_overlap(intervals) == SLOTS, intervals
+    assert max_overlap(intervals) == SLOTS, intervals
     tis = deployment.metadata(
         "SELECT start_date, end_date FROM task_instance WHERE pool = 'datasync' AND start_date IS NOT NULL AND end_date IS NOT NULL"
     )
     assert len(tis) >= len(FAST_TABLES) + 2
-    assert _max_overlap([(s, e) for s, e in tis]) <= SLOTS
+    assert max_overlap([(s, e) for s, e in tis]) <= SLOTS
     # recovery ran by itself right after the deploy
     recovery = deployment.metadata(
         "SELECT state FROM task_instance WHERE dag_id = 'datasync__recovery' AND state = 'success'"
