@@ -60,7 +60,7 @@ TABLES = ("Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hote
 CMS_TABLES = ("Kilo", "Lima")  # added in phase 3, on the CMS queue
 VICTIM = "Hotel"  # the table of the kill and shutdown phases
 DELAY = 6  # seconds each sync waits for its source (a slow ERP link) while it holds its pool slot
-BATCH = 500  # rows per batch: a Mass paused after its first batch has loaded a part of the table
+BATCH = 20  # rows per batch (the demo source has 60 items): a Mass paused after its first batch has loaded a part of the table
 REDIS_URL = os.environ.get("DATASYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PRELUDE = (
     "from datetime import timedelta\n"
