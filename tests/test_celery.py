@@ -1,6 +1,7 @@
 """CeleryExecutor: scheduler, dag-processor, api-server and Celery workers as separate processes
 (own hostnames, own queues) on a fresh PostgreSQL metadata database, Redis as broker (its own key
-prefix, deleted afterwards) and the metadata database as Celery's result backend. The cache is a
+prefix, deleted afterwards; DATASYNC_TEST_CELERY_BROKER=amqp://... runs it on RabbitMQ with queues
+of its own, deleted afterwards) and the metadata database as Celery's result backend. The cache is a
 second fresh PostgreSQL database; the source is the JDE demo file.
 
 One deployment, phases in order (each asserted on real state: ledger, task instances, target rows):
@@ -61,7 +62,8 @@ CMS_TABLES = ("Kilo", "Lima")  # added in phase 3, on the CMS queue
 VICTIM = "Hotel"  # the table of the kill and shutdown phases
 DELAY = 6  # seconds each sync waits for its source (a slow ERP link) while it holds its pool slot
 BATCH = 20  # rows per batch (the demo source has 60 items): a Mass paused after its first batch has loaded a part of the table
-REDIS_URL = os.environ.get("DATASYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: the broker: Redis (its own key prefix) or, e.g. amqp://guest:guest@127.0.0.1:5672//, RabbitMQ (own queues)
+BROKER_URL = os.environ.get("DATASYNC_TEST_CELERY_BROKER", "redis://127.0.0.1:6379/0")
 PRELUDE = (
     "from datetime import timedelta\n"
     "import datasync.airflow.operators as _operators\n"
@@ -98,6 +100,7 @@ def _write_config(path: Path, queue: str, phase3: bool = False) -> Path:
 
 class CeleryDeployment(Deployment):
     work: Path
+    tag: str  # in every name this deployment leaves on the broker
     source: Path
     config: Path
     default_queue: str
@@ -113,7 +116,7 @@ class CeleryDeployment(Deployment):
             "DATASYNC_TEST_HOSTNAME": name,
             **env,
         }
-        args = ["celery", "worker", "--celery-hostname", name, "--queues", ",".join(queues),
+        args = ["celery", "worker", "--celery-hostname", f"{name}.{self.tag}", "--queues", ",".join(queues),
                 "--concurrency", str(concurrency), "--skip-serve-logs", "--without-mingle", "--without-gossip"]  # fmt: skip
         proc = self.start(name, args, worker_env)
         wait_for(lambda: self._ready(name), 120, 0.5, f"Celery worker {name}")
@@ -122,7 +125,7 @@ class CeleryDeployment(Deployment):
     def _ready(self, name: str) -> bool:
         if self.procs[name].poll() is not None:
             raise AssertionError(f"worker {name} exited with {self.procs[name].returncode}:\n{self.log(name)[-6000:]}")
-        return f"celery@{name} ready" in self.log(name)
+        return f"celery@{name}.{self.tag} ready" in self.log(name)
 
     def stop_worker(self, name: str) -> int:
         """Warm shutdown (SIGTERM to the worker's main process only, as docker stop with DUMB_INIT_SETSID=0)."""
@@ -214,17 +217,36 @@ print("RESULT:" + json.dumps(init_airflow(cfg)))
 """
 
 
-def _redis_cleanup(prefix: str) -> int:
-    import redis
+def _redis_options(prefix: str) -> dict[str, str]:
+    """On Redis every key (queues, results of control commands) goes under ``prefix``."""
+    if not BROKER_URL.startswith("redis"):
+        return {}
+    return {
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": prefix,
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
+    }
 
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-        if keys:
-            client.delete(*keys)
-        return len(keys)
-    finally:
-        client.close()
+
+def _broker_cleanup(prefix: str, queues: list[str]) -> None:
+    """Delete what the deployment left on the broker: Redis keys under its prefix, or its RabbitMQ queues."""
+    if BROKER_URL.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(BROKER_URL)
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+        return
+    import kombu
+
+    with kombu.Connection(BROKER_URL) as conn:
+        channel = conn.default_channel
+        for name in queues:  # Celery names a queue's exchange after the queue
+            channel.queue_delete(name)
+            channel.exchange_delete(name)
 
 
 @pytest.fixture(scope="module")
@@ -248,10 +270,8 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeploymen
             meta,
             port,
             AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
-            AIRFLOW__CELERY__BROKER_URL=REDIS_URL,
+            AIRFLOW__CELERY__BROKER_URL=BROKER_URL,
             AIRFLOW__CELERY__RESULT_BACKEND=pg_url(meta, "db+postgresql"),
-            AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX=prefix,
-            AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT="86400",
             AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS="datasync.airflow.celery_worker.CELERY_CONFIG",
             AIRFLOW__CELERY__SYNC_PARALLELISM="1",
             AIRFLOW__OPERATORS__DEFAULT_QUEUE=default_queue,
@@ -263,9 +283,10 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeploymen
             AIRFLOW_CONN_DATASYNC_CMS=f"sqlite:///{source}",
             AIRFLOW_CONN_DATASYNC_TARGET=pg_url(cache, "postgres"),
             DATASYNC_TEST_DELAY=str(DELAY),
+            **_redis_options(prefix),
         )
         deployment = CeleryDeployment(
-            env=env, target=cache, logs=work / "logs", procs={}, work=work, source=source, config=config,
+            env=env, target=cache, logs=work / "logs", procs={}, work=work, tag=tag, source=source, config=config,
             default_queue=default_queue, cms_queue=cms_queue, sampler=Sampler(cache, meta), figures={},
         )  # fmt: skip
         try:
@@ -282,7 +303,7 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeploymen
             workers = {k: v for k, v in deployment.procs.items() if k.startswith("w")}
             stop_processes(workers, group=False)  # warm shutdown of the main process, then the whole tree
             stop_processes({k: v for k, v in deployment.procs.items() if k not in workers})
-            _redis_cleanup(prefix)
+            _broker_cleanup(prefix, [default_queue, cms_queue])
             if report and deployment.figures:
                 Path(report).write_text(json.dumps(deployment.figures, indent=2, default=str))
 
