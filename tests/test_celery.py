@@ -210,7 +210,7 @@ import json
 import airflow_harness  # registers the test's fetcher, which the config names
 from datasync.engine import service
 from datasync.airflow.setup import init_airflow
-from datasync.config import load_config
+from datasync.engine.configuration import load_config
 cfg = load_config()
 service.init_db(cfg)
 print("RESULT:" + json.dumps(init_airflow(cfg)))
@@ -313,7 +313,7 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeploymen
 
 def _source_rows(config: Path, table: str, source: Path) -> dict[tuple, tuple]:
     """What a correct sync leaves in ``table``: the fetcher's rows from the source, by key."""
-    from datasync.config import load_config
+    from datasync.engine.configuration import load_config
     from datasync.engine.sync import build_fetcher
     from datasync.sources import SqliteSourceReader
 
@@ -326,7 +326,7 @@ def _source_rows(config: Path, table: str, source: Path) -> dict[tuple, tuple]:
 
 
 def _target_rows(cache: str, config: Path, table: str) -> dict[tuple, tuple]:
-    from datasync.config import load_config
+    from datasync.engine.configuration import load_config
     from datasync.engine.sync import build_fetcher
 
     cfg = load_config(config)

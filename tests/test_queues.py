@@ -11,7 +11,7 @@ import pytest
 from airflow_harness import entry, write_config
 
 from datasync.airflow.dag_factory import build_dags, sync_dag_id
-from datasync.config import load_config
+from datasync.engine.configuration import load_config
 from datasync.core.errors import ConfigError
 
 
