@@ -144,6 +144,15 @@ class CeleryDeployment(Deployment):
         done = {r["TableName"] for r in rows if r["NumberRecords"] != -2}
         return rows if done == tables and all(r["NumberRecords"] != -2 for r in rows) else []
 
+    def tasks_finished(self, dag_ids: list[str]) -> bool:
+        """Every sync task of these DAGs has finished (the ledger row commits before the task reports)."""
+        rows = self.metadata(
+            "SELECT count(*) FROM task_instance WHERE task_id = 'sync' AND dag_id = ANY(%s) "
+            "AND state IS DISTINCT FROM 'success' AND state IS DISTINCT FROM 'failed'",
+            (dag_ids,),
+        )
+        return rows[0][0] == 0
+
     def task_hosts(self, run_ids: list[str]) -> dict[tuple[str, str], tuple[str, str, str]]:
         """{(dag_id, run_id): (state, hostname, queue)} of the sync tasks of ``run_ids``."""
         rows = self.metadata(
@@ -399,6 +408,7 @@ def test_two_workers_share_the_pool_and_never_exceed_it(celery: CeleryDeployment
     mark = celery.sampler.mark()
     run_ids = [celery.trigger(dag_id) for dag_id in _mass_ids(TABLES)]
     rows = wait_for(lambda: celery.runs_done(_mass_ids(TABLES), since), 420, 1, "the 8 triggered Mass syncs")
+    wait_for(lambda: celery.tasks_finished(_mass_ids(TABLES)), 120, 0.5, "the 8 sync tasks to report")
     peaks = celery.sampler.peaks(mark)
     assert all(r["WasSuccessful"] == 1 for r in rows) and len(rows) == len(TABLES)
     tasks = celery.task_hosts(run_ids)
@@ -428,9 +438,9 @@ def test_a_source_systems_queue_runs_only_on_workers_serving_it(celery: CeleryDe
     since = celery.last_id()
     _write_config(celery.config, celery.cms_queue, phase3=True)  # an operator adds two CMS tables
     jde_runs = [celery.trigger(dag_id) for dag_id in _mass_ids(("Alpha", "Bravo"))]
-    rows = wait_for(
-        lambda: celery.runs_done(_mass_ids(CMS_TABLES + ("Alpha", "Bravo")), since), 420, 1, "the CMS and JDE syncs"
-    )
+    dag_ids = _mass_ids(CMS_TABLES + ("Alpha", "Bravo"))
+    rows = wait_for(lambda: celery.runs_done(dag_ids, since), 420, 1, "the CMS and JDE syncs")
+    wait_for(lambda: celery.tasks_finished(dag_ids), 120, 0.5, "their sync tasks to report")
     assert all(r["WasSuccessful"] == 1 for r in rows)
     cms = celery.metadata(
         "SELECT dag_id, state, hostname, queue FROM task_instance WHERE task_id = 'sync' AND dag_id = ANY(%s)",

@@ -968,7 +968,7 @@ def test_compose_runs_airflow_332_with_sql_server_2022(compose):
         service = services[name]
         assert service["image"].endswith("apache/airflow:3.3.2-python3.11}"), name  # one anchor for all
         env = service["environment"]
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"  # Celery: docs/scaling.md
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
         mounts = {v.split(":")[1] for v in service["volumes"]}
         assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include", "/opt/datasync"} <= mounts

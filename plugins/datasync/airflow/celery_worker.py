@@ -13,7 +13,8 @@ to a running sync is the Airflow setting ``[datasync] worker_shutdown``
   keep the old contents) and the task fails into its retry, which another worker runs.
 
 Used by ``[celery] celery_config_options = datasync.airflow.celery_worker.CELERY_CONFIG`` on the
-workers (the scheduler may use it too: the handler only acts in a worker's main process).
+workers (the scheduler may use it too: the handler only acts in a worker's main process). The
+setting is read when the worker loads this module: a wrong value stops it from starting.
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ SHUTDOWN_MODES = ("finish", "cancel")
 CELERY_CONFIG: dict[str, Any] = dict(DEFAULT_CELERY_CONFIG)
 """Airflow's Celery config, unchanged: importing this module is what installs the shutdown policy."""
 
-_workers: list[Any] = []  # the WorkController of this process, once the worker starts
-
 
 def shutdown_mode() -> str:
     """``[datasync] worker_shutdown``: finish (default) or cancel; anything else is an error."""
@@ -46,9 +45,13 @@ def shutdown_mode() -> str:
     return mode
 
 
+MODE = shutdown_mode()
+_workers: list[Any] = []  # this process's Celery WorkController, once it starts (the signal gives no other handle)
+
+
 @worker_init.connect
 def _remember_worker(sender: Any = None, **_: Any) -> None:
-    log.info("datasync: on warm shutdown running syncs will %s", "be cancelled" if shutdown_mode() == "cancel" else "finish")
+    log.info("datasync: on warm shutdown running syncs will %s", "be cancelled" if MODE == "cancel" else "finish")
     _workers[:] = [sender]
 
 
@@ -65,7 +68,7 @@ def running_task_pids(pool_pids: list[int]) -> list[int]:
 
 @worker_shutting_down.connect
 def _on_shutting_down(sig: str = "", how: str = "", **_: Any) -> None:
-    if how != "Warm" or not _workers or shutdown_mode() != "cancel":
+    if how != "Warm" or not _workers or MODE != "cancel":
         return  # finish (Celery waits), or a cold shutdown (Celery terminates the pool itself)
     pool = getattr(_workers[0], "pool", None)
     pool_pids = list((getattr(pool, "info", None) or {}).get("processes", []))
