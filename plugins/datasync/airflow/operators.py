@@ -189,8 +189,10 @@ class DataSyncOperator(_DataSyncBase):
 
     # ------------------------------------------------------------------ Airflow hooks
     def execute(self, context: Any) -> dict[str, Any]:
+        from datasync.airflow.observability import configure_telemetry, flush_telemetry
         from datasync.engine import service
 
+        configure_telemetry()
         try:
             request = self.sync_request(context)
             target = self.open_target()
@@ -219,6 +221,7 @@ class DataSyncOperator(_DataSyncBase):
         finally:
             self._running_id = None
             target.close()
+            flush_telemetry()
         out = result.as_dict()
         self.log.info(
             "%s %s: %d rows, %d inserted, %d updated, MinimumDT %s",

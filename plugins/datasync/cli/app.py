@@ -82,8 +82,13 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False) -> None:
+    from datasync.engine.logscope import ScopeFormatter
+
     level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    # lines logged during a sync end with [TableName=… UpdateType=… OperationId=…]
+    handler.setFormatter(ScopeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     # Airflow's logging setup (on its import) would print every INFO line of ours
     logging.getLogger("datasync").setLevel(level)
     signal.signal(signal.SIGTERM, _on_sigterm)

@@ -12,10 +12,12 @@ such as SyncCancelled from a signal handler) stops the worker, and the worker
 closes the source stream in its own thread before the caller closes the
 reader; a worker stuck in a slow read is waited for a few seconds only, so a
 cancellation is never held up by the source. Errors of the source side are raised in the consumer, unchanged.
+The worker runs in a copy of the caller's context variables (log scope, current span).
 """
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Iterator
@@ -63,7 +65,8 @@ def prefetched(items: Iterator[T], depth: int = 1, name: str = "datasync-fetch")
                 except Exception:  # noqa: BLE001 - the consumer's outcome matters, not the cleanup's
                     pass
 
-    worker = threading.Thread(target=work, name=name, daemon=True)
+    # the worker runs in a copy of the caller's context: the sync's log scope and span go with it
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), name=name, daemon=True)
     worker.start()
     try:
         while True:

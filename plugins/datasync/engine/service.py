@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from datetime import datetime
 
 from datasync.engine import health as health_mod
+from datasync.engine import telemetry
 from datasync.config import DataSyncConfig
 from datasync.connections import Connector, DirectConnector
 from datasync.core.errors import TableLockTimeout
@@ -84,12 +85,15 @@ def sync_table(
     on_started: Callable[[int], None] | None = None,
     connector: Connector | None = None,
 ) -> SyncResult:
+    telemetry.configure()  # once per process: OTLP / StatsD as the environment says (no-op when off)
     with target_session(config, target, connector) as t:
         result = run_sync(config, request, t, source_opener(config, request.table, connector), progress, on_started)
         table = config.table(request.table)
         if table.post_processor_type_name:
-            log.info("%s: running post-processor %s", table.table_name, table.post_processor_type_name)
-            post_processor(table.post_processor_type_name).run(t, table, result)
+            name = table.post_processor_type_name
+            with telemetry.post_process(result.table, result.sync_type, result.operation_id, result.trace_context, name):
+                log.info("%s: running post-processor %s", table.table_name, name)
+                post_processor(name).run(t, table, result)
         return result
 
 
@@ -165,7 +169,7 @@ def run_due(
             result = sync_table(config, SyncRequest(ds.table_name, sync_type, run_id=run_id), connector=connector)
             return DueOutcome(ds.table_name, sync_type, result, None)
         except Exception as exc:  # noqa: BLE001 - one table's failure must not stop the others
-            log.error("%s %s sync failed: %s", ds.table_name, sync_type, exc)
+            # the engine logged "Sync failed" with the error, in the sync's log scope
             return DueOutcome(ds.table_name, sync_type, None, f"{type(exc).__name__}: {exc}")
 
     with ThreadPoolExecutor(max_workers=config.max_degree_of_parallelism) as pool:

@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,6 +71,8 @@ class SyncResult:
     updated: int
     minimum_dt: datetime | None
     seconds: float
+    #: W3C trace context of the SyncTable span (empty when not traced): a follow-up task's parent
+    trace_context: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,7 @@ class SyncResult:
             "updated": self.updated,
             "minimum_dt": self.minimum_dt.isoformat() if self.minimum_dt else None,
             "seconds": round(self.seconds, 3),
+            **({"trace_context": self.trace_context} if self.trace_context else {}),
         }
 
 
@@ -138,18 +142,27 @@ def _bulk_load(target: Target, table: str, schema: TableSchema, batches: Iterabl
 
 
 def _merge_sync(
-    target: Target, ledger: Ledger, schema: TableSchema, batches: Iterable[pa.RecordBatch], operation_id: str, row_id: int
+    target: Target,
+    ledger: Ledger,
+    schema: TableSchema,
+    batches: Iterable[pa.RecordBatch],
+    operation_id: str,
+    row_id: int,
+    op: telemetry.Operation,
 ) -> tuple[int, MergeCounts]:
     staging, dedup = target.staging_names(schema.name, operation_id)
     target.drop_staging([staging, dedup])
     target.create_staging(schema, staging)
     try:
-        rows = _bulk_load(target, staging, schema, batches, temp=True)
-        with target.transaction():
+        with op.phase("load") as span:
+            rows = _bulk_load(target, staging, schema, batches, temp=True)
+            _set(span, rows=rows)
+        with op.phase("merge") as span, target.transaction():
             counts = target.merge(schema, staging, dedup)
             checkpoint("merge")
             ledger.finish(row_id, rows, counts.inserted, counts.updated)
             checkpoint("finish")
+            _set(span, inserted=counts.inserted, updated=counts.updated)
     finally:
         try:
             target.drop_staging([staging, dedup])
@@ -165,17 +178,26 @@ def _mass_prepurge(
     batches: Iterable[pa.RecordBatch],
     reindex: bool,
     row_id: int,
+    op: telemetry.Operation,
 ) -> tuple[int, MergeCounts]:
     """Empty and reload the table in one transaction: readers wait or see the old contents."""
     with target.transaction():
-        target.begin_mass(schema)
-        rows = _bulk_load(target, schema.name, schema, batches, temp=False)
-        target.end_mass(schema, reindex)
-        counts = MergeCounts(inserted=rows, updated=0)
-        checkpoint("merge")
-        ledger.finish(row_id, rows, counts.inserted, counts.updated)
-        checkpoint("finish")
+        with op.phase("load", prepurge=True) as span:
+            target.begin_mass(schema)
+            rows = _bulk_load(target, schema.name, schema, batches, temp=False)
+            _set(span, rows=rows)
+        with op.phase("merge", prepurge=True, reindex=reindex):
+            target.end_mass(schema, reindex)
+            counts = MergeCounts(inserted=rows, updated=0)
+            checkpoint("merge")
+            ledger.finish(row_id, rows, counts.inserted, counts.updated)
+            checkpoint("finish")
     return rows, counts
+
+
+def _set(span: Any, **attributes: Any) -> None:
+    if span is not None:
+        span.set_attributes({f"sync.{k}": v for k, v in attributes.items()})
 
 
 def run_sync(
@@ -194,54 +216,94 @@ def run_sync(
     ledger = Ledger(target)
     ledger.ensure(config.ledger_zone)
     started = time.monotonic()
-    with target.table_lock(table, config.lock_timeout_seconds):
-        closed = ledger.close_orphans(table)
-        if closed:
-            log.warning("%s: closed %d interrupted sync(s) left by a killed run", table, closed)
-        min_dt = resolve_minimum_dt(config, table_cfg, request, ledger.last_success(table))
-        row_id = ledger.start(table, request.sync_type, request.operation_id, request.run_id, min_dt)
-        if on_started:
-            on_started(row_id)
-        telemetry.started(table, request.sync_type)
-        log.info(
-            "%s %s sync %s started (MinimumDT %s)",
-            table, request.sync_type, request.operation_id, min_dt.isoformat() if min_dt else "none: full fetch",
-        )
+    with telemetry.operation(table, request.sync_type, request.operation_id) as op:
         try:
-            with telemetry.sync_span(table, request.sync_type, request.operation_id):
-                reader = open_reader()
-                fetched: Iterator[pa.RecordBatch] | None = None
-                batches: Iterator[pa.RecordBatch] | None = None
+            with ExitStack() as held:
+                with op.phase("lock_wait"):
+                    held.enter_context(target.table_lock(table, config.lock_timeout_seconds))
+                closed = ledger.close_orphans(table)
+                if closed:
+                    log.warning("%s: closed %d interrupted sync(s) left by a killed run", table, closed)
+                min_dt = resolve_minimum_dt(config, table_cfg, request, ledger.last_success(table))
+                row_id = ledger.start(table, request.sync_type, request.operation_id, request.run_id, min_dt)
+                if on_started:
+                    on_started(row_id)
+                log.info(
+                    "%s %s sync %s started (MinimumDT %s)",
+                    table, request.sync_type, request.operation_id, min_dt.isoformat() if min_dt else "none: full fetch",
+                )
                 try:
-                    fetcher = fetcher_cls(table_cfg, source_cfg, reader, config.batch_size)
-                    source_schema = fetcher.schema()
-                    schema = target_schema(source_schema, table_cfg)  # the table's own column names
-                    target.ensure_table(schema)
-                    # read and convert the next batch while the target loads this one
-                    fetched = prefetched(fetcher.fetch(to_source_time(min_dt, source_cfg.zone)))
-                    batches = renamed(_counted(fetched, source_schema, progress), schema)
-                    mass = table_cfg.mass_config
-                    if request.sync_type == SyncType.MASS and mass.prepurge_data:
-                        rows, counts = _mass_prepurge(target, ledger, schema, batches, mass.re_index_data, row_id)
-                    else:
-                        rows, counts = _merge_sync(target, ledger, schema, batches, request.operation_id, row_id)
-                finally:
-                    _close_stream(batches, fetched)
-                    reader.close()
+                    rows, counts = _transfer(config, request, table_cfg, fetcher_cls, source_cfg, target, ledger,
+                                             open_reader, progress, min_dt, row_id, op)
+                except BaseException as exc:
+                    _record_failure(ledger, row_id, exc)
+                    raise
         except BaseException as exc:
-            seconds = time.monotonic() - started
-            telemetry.failed(table, request.sync_type, seconds)
-            _record_failure(ledger, row_id, exc)
+            log.error("Sync failed: %s", describe_error(exc))
             raise
-    seconds = time.monotonic() - started
-    telemetry.completed(table, request.sync_type, seconds, rows)
-    log.info(
-        "%s %s sync %s done: %d rows, %d inserted, %d updated in %.1f s",
-        table, request.sync_type, request.operation_id, rows, counts.inserted, counts.updated, seconds,
-    )
-    return SyncResult(
-        table, request.sync_type, request.operation_id, row_id, rows, counts.inserted, counts.updated, min_dt, seconds
-    )
+        seconds = time.monotonic() - started
+        op.succeeded(rows, **{"sync.rows_inserted": counts.inserted, "sync.rows_updated": counts.updated})
+        log.info(
+            "%s %s sync %s done: %d rows, %d inserted, %d updated in %.1f s",
+            table, request.sync_type, request.operation_id, rows, counts.inserted, counts.updated, seconds,
+        )
+        return SyncResult(
+            table, request.sync_type, request.operation_id, row_id, rows, counts.inserted, counts.updated, min_dt,
+            seconds, op.traceparent(),
+        )
+
+
+def _transfer(
+    config: DataSyncConfig,
+    request: SyncRequest,
+    table_cfg: DataSourceConfig,
+    fetcher_cls: type[Fetcher],
+    source_cfg: Any,
+    target: Target,
+    ledger: Ledger,
+    open_reader: Callable[[], SourceReader],
+    progress: ProgressCallback | None,
+    min_dt: datetime | None,
+    row_id: int,
+    op: telemetry.Operation,
+) -> tuple[int, MergeCounts]:
+    """Fetch, load and merge (or purge and reload) under the table's lock; the ledger row is open."""
+    reader = open_reader()
+    fetched: Iterator[pa.RecordBatch] | None = None
+    batches: Iterator[pa.RecordBatch] | None = None
+    try:
+        fetcher = fetcher_cls(table_cfg, source_cfg, reader, config.batch_size)
+        source_schema = fetcher.schema()
+        schema = target_schema(source_schema, table_cfg)  # the table's own column names
+        target.ensure_table(schema)
+        # read and convert the next batch while the target loads this one
+        fetched = prefetched(_traced_fetch(op, fetcher.fetch(to_source_time(min_dt, source_cfg.zone))))
+        batches = renamed(_counted(fetched, source_schema, progress), schema)
+        mass = table_cfg.mass_config
+        if request.sync_type == SyncType.MASS and mass.prepurge_data:
+            return _mass_prepurge(target, ledger, schema, batches, mass.re_index_data, row_id, op)
+        return _merge_sync(target, ledger, schema, batches, request.operation_id, row_id, op)
+    finally:
+        _close_stream(batches, fetched)
+        reader.close()
+
+
+def _traced_fetch(op: telemetry.Operation, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The source stream inside a ``fetch`` span (read in the prefetch thread, beside ``load``)."""
+    span = op.fetch_span()
+    rows = 0
+    error: BaseException | None = None
+    try:
+        for batch in batches:
+            rows += batch.num_rows
+            yield batch
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        telemetry.end_span(span, error, **{"sync.records": rows})
 
 
 def _close_stream(*generators: Iterator[pa.RecordBatch] | None) -> None:

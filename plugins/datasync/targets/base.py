@@ -9,6 +9,7 @@ syncs never share one.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from datasync.core.schema import TableSchema
 from datasync.core.sqltemplates import SqlTemplates
 from datasync.core.times import utc_naive
 from datasync.targets.catalog import ExistingColumn, ExistingTable, Rules
+
+log = logging.getLogger(__name__)
 
 LEDGER_TABLE = "DataUpdate"
 LOCK_NAMESPACE = "datasync"
@@ -284,6 +287,7 @@ class Target(ABC):
         return self.fit(f"Staging{table}_{operation_id}", limit), self.fit(f"{table}_{operation_id}", limit)
 
     def create_staging(self, schema: TableSchema, staging: str) -> None:
+        log.debug("creating staging table %s for %s", staging, schema.name)
         self.run("merge", "create_staging", s=schema, staging=staging, types=self.column_types(schema))
 
     @abstractmethod
@@ -295,7 +299,9 @@ class Target(ABC):
         self.run("merge", "dedupe", s=schema, staging=staging, dedup=dedup)
         rows = self.fetch("merge", "merge", s=schema, dedup=dedup)
         inserted, updated = rows[-1] if rows else (0, 0)
-        return MergeCounts(int(inserted or 0), int(updated or 0))
+        counts = MergeCounts(int(inserted or 0), int(updated or 0))
+        log.debug("merged %s into %s: %d inserted, %d updated", dedup, schema.name, counts.inserted, counts.updated)
+        return counts
 
     def drop_staging(self, names: Sequence[str]) -> None:
         for name in names:
@@ -303,6 +309,7 @@ class Target(ABC):
 
     def begin_mass(self, schema: TableSchema) -> None:
         """Inside the mass transaction: drop the non-PK indexes (loading without them is faster), empty the table."""
+        log.debug("mass load of %s: dropping %d index(es), emptying the table", schema.name, len(schema.indexes))
         for ix in schema.indexes:
             self.run("mass", "drop_index", index=self.index_name(schema, ix))
         self.run("mass", "truncate", s=schema)

@@ -20,6 +20,7 @@ on the Julian audit date and converts each batch with the kernels of
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,8 @@ from datasync.core.times import to_source_time
 from datasync.fetchers.base import Fetcher, SourceQuery
 from datasync.fetchers.registry import register
 from datasync.core.schema import LAST_UPDATE_COLUMN, Column, TableSchema
+
+log = logging.getLogger(__name__)
 
 JdeKind = Literal["string", "business_unit", "julian", "integer", "implied_decimal"]
 
@@ -159,6 +162,10 @@ class JdeFetcher(Fetcher):
         if minimum_dt is not None:
             params["min_julian"] = jde.date_to_julian(minimum_dt)
         sql = self.sql(incremental=minimum_dt is not None)
+        log.debug(
+            "reading %s from %s (%s)", self.physical_table, self.source_system,
+            f"UPMJ >= {params['min_julian']}" if params else "full fetch",
+        )
         raw_batches = reader.read(
             SourceQuery(
                 sql, params, self.batch_size, self.raw_schema(), self.physical_table, tuple(self.physical(k) for k in self.key)
