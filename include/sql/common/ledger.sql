@@ -66,6 +66,30 @@ WHERE {{ "StartDT" | q }} >= {{ p('since') }}
 ORDER BY {{ "DataUpdateID" | q }}
 {% endmacro %}
 
+{# Health and the DataSync page in one read: per table and type the last success, the
+   last finished run and the last failure, plus every running row. The subqueries group
+   on (TableName, UpdateType), which the LastSuccess / InProgress indexes lead with. #}
+{% macro latest() %}
+SELECT {{ columns() }} FROM {{ "DataUpdate" | q }}
+WHERE {{ "DataUpdateID" | q }} IN (
+    SELECT MAX({{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }}
+    WHERE {{ "WasSuccessful" | q }} = 1
+    GROUP BY {{ "TableName" | q }}, {{ "UpdateType" | q }}
+    UNION
+    SELECT MAX({{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }}
+    WHERE {{ "NumberRecords" | q }} <> {{ IN_PROGRESS }}
+    GROUP BY {{ "TableName" | q }}, {{ "UpdateType" | q }}
+    UNION
+    SELECT MAX({{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }}
+    WHERE {{ "NumberRecords" | q }} = {{ FAILED }}
+    GROUP BY {{ "TableName" | q }}, {{ "UpdateType" | q }}
+    UNION
+    SELECT {{ "DataUpdateID" | q }} FROM {{ "DataUpdate" | q }}
+    WHERE {{ "NumberRecords" | q }} = {{ IN_PROGRESS }}
+)
+ORDER BY {{ "DataUpdateID" | q }}
+{% endmacro %}
+
 {% macro purge() %}
 DELETE FROM {{ "DataUpdate" | q }}
 WHERE {{ "StartDT" | q }} < {{ p('cutoff') }}

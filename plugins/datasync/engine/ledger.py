@@ -126,6 +126,10 @@ class Ledger:
     def since(self, since: datetime) -> list[LedgerRow]:
         return [self._row(r) for r in self.target.fetch("ledger", "since", {"since": since})]
 
+    def latest(self) -> list[LedgerRow]:
+        """In one statement: each table's and type's last success, last finished run, last failure, and running rows."""
+        return [self._row(r) for r in self.target.fetch("ledger", "latest")]
+
     def purge(self, retention_days: int) -> int:
         cutoff = utcnow() - timedelta(days=retention_days)
         with self.target.transaction():
