@@ -113,3 +113,42 @@ def test_health_mails_once_per_change_with_per_table_data(tmp_path: Path, smtp: 
     assert "Lots" in mail["Subject"] and "Items" not in mail["Subject"]  # only the table that is not Healthy
     assert set(mail["X-Envelope-To"].split(", ")) == {"lots@example.com", "ops@example.com"}
     assert "never synced successfully" in body_of(mail)
+
+
+@pytest.mark.airflow
+def test_health_run_fails_when_unhealthy_and_mails_once(tmp_path: Path, smtp: SmtpSink) -> None:
+    """Unhealthy: the health run fails (red), the health mail goes out once; a table whose Mass
+    succeeded is Healthy although its Daily and Hourly never ran (a Mass satisfies them)."""
+    source = tmp_path / "jde.db"
+    demo.write_demo_source(source, 500)
+    cfg = write_config(
+        tmp_path / "datasync.yaml",
+        [entry("Items"), entry("Events", "CmsMisDataFetcher", "CMS")],
+        Alerts={"Emails": ["ops@example.com"]},
+    )
+    env = migrated_env(
+        tmp_path / "home",
+        DAGS,
+        DATASYNC_CONFIG=str(cfg),
+        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{source}",
+        AIRFLOW_CONN_DATASYNC_CMS=f"sqlite:///{tmp_path / 'no-such-dir' / 'cms.db'}",
+        AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{tmp_path / 'cache.db'}",
+        AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
+    )
+    steps = [
+        {"dag_id": "datasync__Items__mass"},
+        {"dag_id": "datasync__Events__mass"},
+        {"dag_id": "datasync__health"},
+        {"dag_id": "datasync__health"},
+    ]
+    items, events, first, second = dag_test(env, steps, DAGS)["steps"]
+    assert items["state"] == "success" and events["state"] == "failed"
+    assert first["state"] == "failed" and first["tasks"] == {"health": "failed"}
+    assert second["state"] == "failed"
+    report = first["xcom"]["health"]
+    assert report["status"] == "Unhealthy" and report["Items_Status"] == "Healthy"  # Mass covers Daily/Hourly
+    assert report["Events_Status"] == "Unhealthy" and report["description"].endswith(": Events")
+    assert report["mailed"] == ["ops@example.com"] and second["xcom"]["health"]["mailed"] == []
+    assert len(smtp.matching("cache Unhealthy")) == 1
+    assert smtp.matching("datasync health failed") == []  # the verdict is alerted by the health mail only
+    assert len(smtp.matching("Events Mass sync failed")) == 1

@@ -117,6 +117,27 @@ def failure_callback(config: DataSyncConfig, table: DataSourceConfig | None, wha
     )
 
 
+class UnlessHealthVerdict:
+    """An on_failure_callback that stays silent when the failure is the health run's Unhealthy verdict.
+
+    That verdict is already alerted by the health mail, once per change; a crash of
+    the health task itself still mails.
+    """
+
+    def __init__(self, notifier: Any):
+        self.notifier = notifier
+
+    def __call__(self, context: Any) -> Any:
+        if getattr(context.get("exception"), "datasync_health_verdict", False):
+            return None
+        return self.notifier(context)
+
+
+def health_failure_callback(config: DataSyncConfig) -> Any:
+    notifier = failure_callback(config, None, "datasync health")
+    return None if notifier is None else UnlessHealthVerdict(notifier)
+
+
 def health_mail(config: DataSyncConfig, report: HealthReport) -> tuple[list[str], str, str]:
     """(recipients, subject, html body) of the mail about a Degraded or Unhealthy report."""
     bad = report.unhealthy_tables

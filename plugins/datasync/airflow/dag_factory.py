@@ -418,15 +418,16 @@ def build_health_dag(config: DataSyncConfig) -> Any:
         HEALTH_DAG_ID,
         health_interval(config),
         "Healthy / Degraded / Unhealthy per table, mailed when not Healthy",
-        "### datasync health\n\nUnhealthy: a table's latest sync of some type failed (last 24 h). "
-        "Degraded: a schedule is overdue (interval x 1.5) or never succeeded. Healthy otherwise. "
+        "### datasync health\n\nUnhealthy (the run fails): a table's latest sync of some type failed (last 24 h). "
+        "Degraded (a warning in the log): a schedule is overdue (interval x 1.5) or never succeeded; "
+        "a Mass counts for Daily and Hourly, a Daily for Hourly. Healthy otherwise. "
         "XCom: `status`, `{Table}_LastSync`, `{Table}_Status`, `{Table}_Problems`. "
         f"Mails {', '.join(to) if to else '(no recipients configured)'} when the result is not Healthy "
         "and differs from the last mail's.",
     )
     with dag:
         HealthOperator(
-            task_id="health", config=config, on_failure_callback=alerts.failure_callback(config, None, "datasync health")
+            task_id="health", config=config, on_failure_callback=alerts.health_failure_callback(config)
         )
     return dag
 

@@ -304,12 +304,19 @@ class PurgeOperator(_DataSyncBase):
         return deleted
 
 
+class CacheUnhealthy(AirflowFailException):
+    """The health run's verdict: the cache is Unhealthy (the run fails; the health mail is the alert)."""
+
+    datasync_health_verdict = True
+
+
 class HealthOperator(_DataSyncBase):
     """Healthy / Degraded / Unhealthy with per-table {Table}_LastSync and {Table}_Status.
 
     Returns the report (XCom) and logs it; mails the recipients when the cache
     is Degraded or Unhealthy and the per-table statuses differ from the last
-    mail's (so a lasting problem is mailed once, each change again).
+    mail's (so a lasting problem is mailed once, each change again). Unhealthy
+    fails the run (red in the grid, not retried); Degraded is a warning in the log.
     """
 
     def __init__(self, *, config: DataSyncConfig, **kwargs: Any):
@@ -322,9 +329,10 @@ class HealthOperator(_DataSyncBase):
 
         report = service.health(self.config, connector=HookConnector())
         data = report.as_dict()
-        log.info("datasync health: %s", report.status)
+        verdict = log.error if report.status == "Unhealthy" else log.warning if report.status == "Degraded" else log.info
+        verdict("datasync health: %s (%s)", report.status, report.description)
         for name, table in report.tables.items():
-            log.info(
+            (log.info if table.status == "Healthy" else log.warning)(
                 "  %s: %s, last sync %s%s",
                 name,
                 table.status,
@@ -332,6 +340,7 @@ class HealthOperator(_DataSyncBase):
                 f" ({'; '.join(table.problems)})" if table.problems else "",
             )
         statuses = {name: t.status for name, t in report.tables.items() if t.status != "Healthy"}
+        data["description"] = report.description
         data["mailed"] = []
         data["alerted_statuses"] = statuses
         if report.status != "Healthy":
@@ -344,6 +353,11 @@ class HealthOperator(_DataSyncBase):
                 data["mail_sent"] = bool(data["mailed"])
                 if data["mailed"]:
                     log.warning("health %s mailed to %s", report.status, ", ".join(data["mailed"]))
+        if report.status == "Unhealthy":
+            ti = context.get("ti")
+            if ti is not None:  # the next run compares with this one (a failed task returns nothing)
+                ti.xcom_push(key="return_value", value=data)
+            raise CacheUnhealthy(report.description)
         return data
 
     @staticmethod
