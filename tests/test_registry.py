@@ -23,3 +23,22 @@ def test_unknown_name_lists_known_ones():
         fetcher_class("JdeNopeFetcher")
     assert "unknown fetcher 'JdeNopeFetcher'; known fetchers: " in str(err.value)
     assert all(name in str(err.value) for name in known_fetchers())
+
+
+def test_the_static_name_table_lists_exactly_what_the_builtin_modules_register():
+    """Config checks resolve names without importing fetchers; the table must match the modules."""
+    import importlib
+
+    from datasync.fetchers import registry
+    from datasync.fetchers.base import Fetcher
+
+    for module in set(registry.BUILTIN.values()):
+        mod = importlib.import_module(module)
+        declared = {
+            obj.type_name
+            for obj in vars(mod).values()
+            if isinstance(obj, type) and issubclass(obj, Fetcher) and obj.__module__ == module and "type_name" in obj.__dict__
+        }
+        assert declared == {n for n, m in registry.BUILTIN.items() if m == module}
+    for name in registry.BUILTIN:
+        assert fetcher_class(name).type_name == name

@@ -1,7 +1,10 @@
 """Fetchers by type name (the config's FetcherTypeName).
 
-Built-in fetchers register on import of their modules; other packages add
-theirs through the ``datasync.fetchers`` entry-point group, so new fetchers
+The built-in fetchers are named in a static table (name → module), so checking a
+config or running one table imports only the module that table needs. Other
+packages add theirs through the ``datasync.fetchers`` entry-point group (names
+read from the metadata, a class loaded only when asked for), and any class
+decorated with ``@register`` counts once its module is imported, so new fetchers
 never touch the engine.
 """
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import import_module
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from datasync.core.errors import UnknownFetcher
@@ -17,7 +20,14 @@ from datasync.core.errors import UnknownFetcher
 if TYPE_CHECKING:
     from datasync.fetchers.base import Fetcher
 
-_BUILTIN_MODULES = ("datasync.fetchers.jde", "datasync.fetchers.cms")
+#: every built-in fetcher and the module that registers it (tests/test_registry.py keeps it complete)
+BUILTIN: dict[str, str] = {
+    "JdeWorkOrderFetcher": "datasync.fetchers.jde",
+    "JdeLotUsageFetcher": "datasync.fetchers.jde",
+    "JdeItemFetcher": "datasync.fetchers.jde",
+    "JdeLotMasterFetcher": "datasync.fetchers.jde",
+    "CmsMisDataFetcher": "datasync.fetchers.cms",
+}
 _REGISTRY: dict[str, type[Fetcher]] = {}
 
 
@@ -30,27 +40,23 @@ def register(cls: type[Fetcher]) -> type[Fetcher]:
 
 
 @lru_cache(maxsize=1)
-def _load_plugins() -> None:
-    """Import the built-in fetchers and the entry-point ones, once per process."""
-    for module in _BUILTIN_MODULES:
-        import_module(module)
-    for ep in entry_points(group="datasync.fetchers"):
-        if ep.name not in _REGISTRY:
-            register(ep.load())
-
-
-def _load() -> dict[str, type[Fetcher]]:
-    _load_plugins()
-    return _REGISTRY
+def _plugins() -> dict[str, EntryPoint]:
+    """The entry-point fetchers by name (metadata only: nothing is imported), once per process."""
+    return {ep.name: ep for ep in entry_points(group="datasync.fetchers")}
 
 
 def known_fetchers() -> list[str]:
-    return sorted(_load())
+    return sorted(set(BUILTIN) | set(_plugins()) | set(_REGISTRY))
 
 
 def fetcher_class(name: str) -> type[Fetcher]:
-    registry = _load()
+    """The class for ``name``, importing only the module that defines it."""
+    if name not in _REGISTRY:
+        if name in BUILTIN:
+            import_module(BUILTIN[name])
+        elif name in _plugins():
+            register(_plugins()[name].load())
     try:
-        return registry[name]
+        return _REGISTRY[name]
     except KeyError:
-        raise UnknownFetcher(f"unknown fetcher {name!r}; known fetchers: {', '.join(sorted(registry))}") from None
+        raise UnknownFetcher(f"unknown fetcher {name!r}; known fetchers: {', '.join(known_fetchers())}") from None
