@@ -108,3 +108,48 @@ def test_batch_size_does_not_change_result(setup, tmp_path):
     run_sync(one_batch, SyncRequest("Items", "Daily", full_refresh=True), other, NullReader)
     assert contents(target) == contents(other)
     assert len(contents(target)) == 11
+
+
+def _all_rows(target: SqliteTarget) -> list[tuple]:
+    """Every stored value with its SQLite storage class: the bulk path must store what executemany stores."""
+    cols = ("Id", "Site", "Name", "Qty", "Day", "LastUpdateDT")
+    select = ", ".join(f'"{c}", typeof("{c}")' for c in cols)
+    return target.query(f'SELECT {select} FROM "Items" ORDER BY "Id", "Site"')
+
+
+def test_mass_bulk_load_through_a_side_file_stores_what_the_row_path_stores(setup, tmp_path):
+    """A file target's Mass goes through ADBC ingest into a side file (preloaded); in-memory streams rows."""
+    cfg, target = setup
+    data = [row(i, name=f"n{i}", qty=f"{i}.25", ts=f"2024-03-01 10:{i:02d}:0{i % 10}") for i in range(1, 20)]
+    data.append({**row(20), "Name": None, "Qty": None, "Day": None})
+    MemoryFetcher.sources["Items"] = data
+    assert sync(cfg, target, "Mass").rows == 20
+    memory = SqliteTarget.open(":memory:")
+    run_sync(cfg, SyncRequest("Items", "Mass"), memory, NullReader)
+    assert _all_rows(target) == _all_rows(memory)
+    assert _all_rows(target)[0] == (1, "integer", "M30", "text", "n1", "text", 1.25, "real", "2024-02-29", "text",
+                                    "2024-03-01 10:01:01.000000", "text")  # fmt: skip
+    # the side file is gone and detached; the ledger has the Mass
+    assert sorted(p.name for p in tmp_path.iterdir() if ".load-" in p.name) == []
+    assert "datasync_load" not in {r[1] for r in target.query("PRAGMA database_list")}
+    assert [(r.update_type, r.number_records, r.was_successful) for r in Ledger(target).recent("Items")] == [("Mass", 20, True)]
+    # an empty source empties the table
+    MemoryFetcher.sources["Items"] = []
+    assert sync(cfg, target, "Mass").rows == 0
+    assert contents(target) == []
+
+
+def test_mass_failing_while_bulk_loading_keeps_the_old_rows_and_leaves_no_side_file(setup, tmp_path):
+    cfg, target = setup
+    MemoryFetcher.sources["Items"] = [row(i) for i in range(1, 8)]
+    sync(cfg, target, "Mass")
+    before = contents(target)
+    MemoryFetcher.sources["Items"] = [row(i, name="changed") for i in range(1, 8)]
+    MemoryFetcher.fail_after["Items"] = 1
+    with pytest.raises(RuntimeError, match="connection lost"):
+        sync(cfg, target, "Mass")
+    assert contents(target) == before
+    assert [p.name for p in tmp_path.iterdir() if ".load-" in p.name] == []
+    MemoryFetcher.fail_after.clear()
+    assert sync(cfg, target, "Mass").rows == 7
+    assert {r[2] for r in contents(target)} == {"changed"}

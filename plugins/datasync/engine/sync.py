@@ -180,11 +180,19 @@ def _mass_prepurge(
     row_id: int,
     op: telemetry.Operation,
 ) -> tuple[int, MergeCounts]:
-    """Empty and reload the table in one transaction: readers wait or see the old contents."""
-    with target.transaction():
+    """Empty and reload the table in one transaction: readers wait or see the old contents.
+
+    A target that bulk-loads outside its transaction (SQLite) loads the batches first and
+    copies them in; the others stream them into the emptied table.
+    """
+    with target.preloaded(schema, batches) as preloaded, target.transaction():
         with op.phase("load", prepurge=True) as span:
             target.begin_mass(schema)
-            rows = _bulk_load(target, schema.name, schema, batches, temp=False)
+            if preloaded is None:
+                rows = _bulk_load(target, schema.name, schema, batches, temp=False)
+            else:
+                target.load_preloaded(schema)
+                rows = preloaded
             _set(span, rows=rows)
         with op.phase("merge", prepurge=True, reindex=reindex):
             target.end_mass(schema, reindex)

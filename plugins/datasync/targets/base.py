@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -293,6 +293,20 @@ class Target(ABC):
     @abstractmethod
     def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
         """Append ``batch`` to ``table`` (a staging temp table when ``temp``) in bulk."""
+
+    @contextmanager
+    def preloaded(self, schema: TableSchema, batches: Iterable[pa.RecordBatch]) -> Iterator[int | None]:
+        """Around a Mass's transaction: the rows the target loaded beforehand, or None to stream them inside it.
+
+        A dialect whose bulk path cannot join the transaction (SQLite's ADBC ingest needs its own
+        connection) loads every batch into a place of its own first and copies it in
+        ``load_preloaded``; the others stream the batches into the emptied table.
+        """
+        yield None
+
+    def load_preloaded(self, schema: TableSchema) -> None:
+        """Inside the Mass's transaction: copy what ``preloaded`` loaded into the emptied table."""
+        raise NotImplementedError
 
     def merge(self, schema: TableSchema, staging: str, dedup: str) -> MergeCounts:
         """De-duplicate staging (latest LastUpdateDT wins) and upsert with the newer-row guard."""

@@ -13,7 +13,8 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,8 +24,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datasync.core.errors import TableLockTimeout
+from datasync.core.errors import SourceDataError, TableLockTimeout
+from datasync.core.faults import checkpoint
 from datasync.core.identifiers import quote_ansi
+from datasync.core.rowkeys import format_key
 from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import MergeCounts, Target
 from datasync.targets.catalog import ExistingColumn, Rules, parse_declared_type
@@ -47,19 +50,80 @@ def database_path(conn: sqlite3.Connection) -> str:
     return ""
 
 
-def to_sqlite_rows(batch: pa.RecordBatch) -> Iterator[tuple]:
-    """Rows of ``batch`` as tuples of SQLite-storable values, converted column-wise in Arrow."""
+def sqlite_columns(batch: pa.RecordBatch) -> list[pa.Array]:
+    """The columns of ``batch`` as SQLite stores them: times as text, decimals as REAL (Arrow kernels).
+
+    Times are cast to text ("2024-03-01 12:00:00" and the unit's fraction, like
+    ``strftime("%Y-%m-%d %H:%M:%S")`` but about 15x faster); zoned ones as their UTC wall time.
+    """
     columns = []
     for col in batch.columns:
         t = col.type
         if pa.types.is_timestamp(t):
-            col = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
+            col = pc.cast(col.cast(pa.timestamp(t.unit)) if t.tz else col, pa.string())
         elif pa.types.is_date(t):
-            col = pc.strftime(col, format="%Y-%m-%d")
+            col = pc.cast(col, pa.string())
         elif pa.types.is_decimal(t):
             col = pc.cast(col, pa.float64())
-        columns.append(col.to_pylist())
-    return zip(*columns)
+        columns.append(col)
+    return columns
+
+
+def to_sqlite_rows(batch: pa.RecordBatch) -> Iterator[tuple]:
+    """Rows of ``batch`` as tuples of SQLite-storable values, converted column-wise in Arrow."""
+    return zip(*(col.to_pylist() for col in sqlite_columns(batch)))
+
+
+LOAD_SCHEMA = "datasync_load"  # the side file's name on the target connection
+LOAD_TABLE = "rows"
+
+
+def ingest_side_file(path: str, batches: Iterable[pa.RecordBatch]) -> int:
+    """Bulk-load ``batches`` into a new SQLite file with ADBC (no Python per row); the rows loaded.
+
+    The file is scratch: no journal, no syncs, one transaction. Nothing is created for no rows.
+    """
+    # The low-level API: adbc_driver_manager.dbapi would import pyarrow.dataset and pandas (~50 MB RSS).
+    import adbc_driver_manager as adbc
+    import adbc_driver_sqlite
+
+    handles: list[Any] = []
+    rows = 0
+    try:
+        db = adbc_driver_sqlite.connect(path)
+        handles.append(db)
+        conn = adbc.AdbcConnection(db)
+        handles.append(conn)
+        for pragma in ("PRAGMA journal_mode = OFF", "PRAGMA synchronous = OFF"):
+            stmt = adbc.AdbcStatement(conn)
+            stmt.set_sql_query(pragma)
+            stmt.execute_update()
+            stmt.close()
+        conn.set_autocommit(False)
+        for batch in batches:
+            converted = pa.RecordBatch.from_arrays(sqlite_columns(batch), names=batch.schema.names)
+            stmt = adbc.AdbcStatement(conn)
+            try:
+                stmt.set_options(
+                    **{
+                        adbc.StatementOptions.INGEST_TARGET_TABLE.value: LOAD_TABLE,
+                        adbc.StatementOptions.INGEST_MODE.value: adbc.INGEST_OPTION_MODE_APPEND
+                        if rows
+                        else adbc.INGEST_OPTION_MODE_CREATE,
+                    }
+                )
+                stmt.bind(converted)
+                stmt.execute_update()
+            finally:
+                stmt.close()
+            rows += batch.num_rows
+            checkpoint("load")
+        if rows:
+            conn.commit()
+    finally:
+        for handle in reversed(handles):
+            handle.close()
+    return rows
 
 
 def sqlite_value(value: Any) -> Any:
@@ -81,6 +145,7 @@ class SqliteTarget(Target):
         conn.isolation_level = None
         super().__init__(conn, bulk_copy_batch_size)
         self.path = database_path(conn)
+        self._loaded = False  # a Mass's side file is attached (preloaded)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if self.path:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -158,6 +223,58 @@ class SqliteTarget(Target):
             raise duplicate_key_error(schema, batch, exc, row=self.conn.total_changes - loaded_before) from exc
         finally:
             cur.close()
+
+    @contextmanager
+    def preloaded(self, schema: TableSchema, batches: Iterable[pa.RecordBatch]) -> Iterator[int | None]:
+        """A Mass's rows bulk-loaded by ADBC into a side file beside the database, then ATTACHed.
+
+        ADBC needs its own connection, which cannot write inside this connection's transaction,
+        and ATTACH cannot happen inside one: so the load comes first, the copy in the transaction
+        (``load_preloaded``: one INSERT ... SELECT in SQLite's own code). An in-memory database
+        streams its rows through executemany instead.
+        """
+        if not self.path:
+            yield None
+            return
+        side = f"{self.path}.load-{uuid.uuid4().hex[:12]}"
+        self._loaded = False
+        try:
+            rows = ingest_side_file(side, batches)
+            if rows:
+                self.run("mass", "attach_load", {"path": side}, load=LOAD_SCHEMA)
+                self._loaded = True
+            try:
+                yield rows
+            finally:
+                if self._loaded:
+                    self._loaded = False
+                    self.run("mass", "detach_load", load=LOAD_SCHEMA)
+        finally:
+            for suffix in ("", "-journal"):
+                Path(side + suffix).unlink(missing_ok=True)
+
+    def load_preloaded(self, schema: TableSchema) -> None:
+        if not self._loaded:
+            return  # nothing came from the source
+        try:
+            self.run("mass", "copy_loaded", s=schema, load=LOAD_SCHEMA, rows=LOAD_TABLE)
+        except sqlite3.IntegrityError as exc:
+            if not self.is_duplicate_key(exc):
+                raise
+            raise self._duplicate_loaded(schema, exc) from exc
+
+    def _duplicate_loaded(self, schema: TableSchema, exc: sqlite3.IntegrityError) -> SourceDataError:
+        """The same explanation as a streamed load's (targets.errors), the key found in the side file."""
+        found = self.fetch("mass", "first_duplicate", s=schema, load=LOAD_SCHEMA, rows=LOAD_TABLE)
+        where = (
+            f"duplicate key ({format_key(zip(schema.primary_key, found[0]))})"
+            if found
+            else "a key of this load was already in the table"
+        )
+        return SourceDataError(
+            f"table {schema.name}, key column(s) {', '.join(schema.primary_key)}: {where}; "
+            f"a Mass load needs unique keys (target said: {exc})"
+        )
 
     def merge(self, schema: TableSchema, staging: str, dedup: str) -> MergeCounts:
         """SQLite has no MERGE: count first (we hold the lock and the write transaction), then upsert."""
