@@ -96,6 +96,8 @@ class Recorder:
     legacy: list[tuple] = field(default_factory=list)  # the .NET service's DataUpdate rows (id, start, end)
     applock_result: int = 0
     merge_counts: tuple[int, int] = (3, 1)
+    table_rows: int = 1000  # delete detection: COUNT(*) of the target
+    missing_rows: int = 2  # delete detection: target rows without a source key
     sent: list[Sent] = field(default_factory=list)
     bulk: list[BulkCopy] = field(default_factory=list)
     autocommit_state: bool | None = None
@@ -150,6 +152,12 @@ class Recorder:
             return [(17,)], 1
         if sql.startswith("SET NOCOUNT ON") and "MERGE" in sql:
             return [self.merge_counts], -1
+        if "AS [rows] FROM" in sql:
+            return [(self.table_rows,)], -1
+        if "AS [missing]" in sql:
+            return [(self.missing_rows,)], -1
+        if sql.startswith("SET NOCOUNT ON") and "DELETE TOP" in sql:
+            return [(self.missing_rows,)], -1
         return [], 0
 
 
@@ -312,12 +320,16 @@ def make_target(recorder: Recorder | None = None, bulk_copy_batch_size: int = 4)
     return MssqlTarget(rec, bulk_copy_batch_size), rec
 
 
-def run_capture(schema: TableSchema, sync_type: str, prepurge: bool, reindex: bool, *, existing: bool) -> Capture:
-    """One real run_sync over the recorder; ``existing``: target and ledger already created."""
+def run_capture(
+    schema: TableSchema, sync_type: str, prepurge: bool, reindex: bool, *, existing: bool, deletes: bool = False
+) -> Capture:
+    """One real run_sync over the recorder; ``existing``: target and ledger already created;
+    ``deletes``: the table detects deletes with this sync type."""
     TsqlSchemaFetcher.schemas[schema.name] = schema
     mass = {"Enabled": True, "IntervalMinutes": 10080, "PrepurgeData": prepurge, "ReIndexData": reindex}
+    extra = {"DeleteDetection": {"Enabled": True, "RunWith": sync_type}} if deletes else {}
     cfg = parse_config(
-        {"BulkCopyBatchSize": 4, "DataSources": [table_entry(schema.name, "TsqlSchemaFetcher", MassConfig=mass)]}
+        {"BulkCopyBatchSize": 4, "DataSources": [table_entry(schema.name, "TsqlSchemaFetcher", MassConfig=mass, **extra)]}
     )
     rec = Recorder(
         indexes={schema.name: [schema.index_name(ix) for ix in schema.indexes]},
@@ -339,6 +351,7 @@ def all_captures(schemas: dict[str, TableSchema]) -> list[Capture]:
         out.append(run_capture(schema, "Mass", False, False, existing=True))
         out.append(run_capture(schema, "Daily", False, False, existing=True))
         out.append(run_capture(schema, "Hourly", False, False, existing=True))
+        out.append(run_capture(schema, "Daily", False, False, existing=True, deletes=True))
     return out
 
 
@@ -527,10 +540,14 @@ def test_staging_tables_are_session_temp_tables_with_the_brief_names(captures):
             if c.kind == "string":
                 assert re.search(rf"\[{c.name}\] NVARCHAR\(\w+\) COLLATE DATABASE_DEFAULT NULL", create.text)
         drops = [x.text for x in find(cap.sent, "DROP TABLE IF EXISTS")]
+        detects = bool(find(cap.sent, "DELETE TOP"))  # delete detection adds the key table
+        temps = [staging, dedup] + ([f"[#Keys{s.name}_{OPERATION_ID}]"] if detects else [])
         # dropped before (a retried try on the same session) and after
-        assert drops == [f"DROP TABLE IF EXISTS {staging}", f"DROP TABLE IF EXISTS {dedup}"] * 2
+        assert drops == [f"DROP TABLE IF EXISTS {t}" for t in temps] * 2
         # the bulk copy goes to the bare #name (pymssql looks it up in tempdb), never in a transaction
-        assert [b.table for b in cap.bulk] == [f"#Staging{s.name}_{OPERATION_ID}"]
+        assert [b.table for b in cap.bulk] == [f"#Staging{s.name}_{OPERATION_ID}"] + (
+            [f"#Keys{s.name}_{OPERATION_ID}"] if detects else []
+        )
         assert cap.bulk[0].kwargs["tablock"] is False and not cap.bulk[0].in_transaction
         assert cap.bulk[0].kwargs["column_ids"] == list(range(1, len(s.columns) + 1))
 
@@ -596,6 +613,8 @@ def test_every_identifier_is_bracket_quoted(statements):
     assert not naked, naked
     # and sqlglot agrees where it can read the statement
     for text in sorted({s.text for s in statements}):
+        if "DELETE TOP (" in text:  # sqlglot reads DELETE TOP (n) as a table named TOP; sqlfluff checked it above
+            continue
         try:
             trees = glot(text)
         except sqlglot.errors.ParseError:
@@ -1026,6 +1045,7 @@ def test_dotnet_ledger_upgrade_is_one_ddl_locked_transaction():
         "ALTER TABLE [DataUpdate] ADD [RowsUpdated] BIGINT NULL",
         "ALTER TABLE [DataUpdate] ADD [ErrorMessage] NVARCHAR(MAX) NULL",
         "ALTER TABLE [DataUpdate] ADD [ConvertedFromTimeZone] NVARCHAR(64) NULL",
+        "ALTER TABLE [DataUpdate] ADD [RowsDeleted] BIGINT NULL",
     ]
     # every .NET row converted once, to UTC, marked with its zone; only rows not converted yet
     converts = [x for x in rec.sent[lock:commit] if x.sql.startswith("UPDATE [DataUpdate]") and "[ConvertedFromTimeZone] =" in x.sql]
@@ -1134,7 +1154,7 @@ def test_init_db_check_reads_the_catalog_with_parsable_tsql():
     rec.sent.clear()
     found = [str(d) for d in check_target(cfg, target)]
     assert found == [
-        "DataUpdate: note: upgrade: add columns OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated, ErrorMessage, ConvertedFromTimeZone (nullable)",
+        "DataUpdate: note: upgrade: add columns OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated, ErrorMessage, ConvertedFromTimeZone, RowsDeleted (nullable)",
         "DataUpdate: note: upgrade: convert 2 row(s) the .NET service wrote from UTC local time to UTC",
         "WorkOrder_Curr: warning: column WADOCO (alias DOCO): INT where datasync declares BIGINT: values beyond its range fail",
         "WorkOrder_Curr: warning: column DCTO: NCHAR(2) is fixed-width: values come back padded with spaces",
@@ -1145,3 +1165,54 @@ def test_init_db_check_reads_the_catalog_with_parsable_tsql():
     assert not [x for x in rec.sent if not x.text.startswith("SELECT")], "the check changes nothing"
     for text in {x.text for x in rec.sent}:
         assert not sqlfluff_problems(text), text
+
+
+# ------------------------------------------------------------------------------ issue 14: delete detection
+def delete_captures(captures: list[Capture]) -> list[Capture]:
+    found = [c for c in captures if find(c.sent, "DELETE TOP")]
+    assert found, "no capture detected deletes"
+    return found
+
+
+def test_delete_detection_is_a_batched_anti_join_on_the_temp_keys_inside_the_transaction_and_applock(captures):
+    for cap in delete_captures(captures):
+        texts = [s.text for s in cap.sent]
+        keys = f"[#Keys{cap.schema.name}_{OPERATION_ID}]"
+        create = only(cap.sent, f"CREATE TABLE {keys}")
+        assert all(f"[{k}]" in create.sql for k in cap.schema.primary_key) and "IDENTITY" not in create.sql
+        assert all(c.kind != "string" or "COLLATE DATABASE_DEFAULT" in create.sql
+                   for c in cap.schema.columns if c.name in cap.schema.primary_key)
+        # the key scan is bulk copied into the key table, then indexed, before the transaction
+        load = next(i for i, t in enumerate(texts) if t == f"-- bulk copy into #Keys{cap.schema.name}_{OPERATION_ID}")
+        index = next(i for i, t in enumerate(texts) if t.startswith(f"CREATE CLUSTERED INDEX [CX_Keys] ON {keys}"))
+        begin = texts.index("BEGIN TRANSACTION")
+        commit = texts.index("COMMIT TRANSACTION")
+        lock = next(i for i, t in enumerate(texts) if "sp_getapplock" in t)
+        release = next(i for i, t in enumerate(texts) if "sp_releaseapplock" in t)
+        delete = next(i for i, t in enumerate(texts) if "DELETE TOP" in t)
+        merge = next(i for i, t in enumerate(texts) if "MERGE [" in t)
+        finish = next(i for i, t in enumerate(texts) if t.startswith("UPDATE [DataUpdate]") and "[RowsDeleted] = 2" in t)
+        assert lock < load < index < begin < merge < delete < finish < commit < release
+        # batched: DELETE TOP (n) in a loop until a batch deletes nothing, joined on the full key
+        text = texts[delete]
+        assert f"DELETE TOP ({MssqlTarget.delete_batch_size}) [t]" in text and "WHILE @batch > 0" in text
+        join = f"LEFT JOIN {keys} AS [k] ON " + " AND ".join(f"[k].[{k}] = [t].[{k}]" for k in cap.schema.primary_key)
+        assert join in text and f"WHERE [k].[{cap.schema.primary_key[0]}] IS NULL" in text
+        assert text.rstrip().endswith("SELECT @deleted AS [deleted]")
+        assert not sqlfluff_problems(text)
+        assert f"DROP TABLE IF EXISTS {keys}" in texts[commit:]
+
+
+def test_the_delete_guard_counts_before_deleting_and_refuses_on_sql_server():
+    schema = handmade_schemas()["WorkOrder_Curr"] if "WorkOrder_Curr" in handmade_schemas() else next(iter(handmade_schemas().values()))
+    TsqlSchemaFetcher.schemas[schema.name] = schema
+    cfg = parse_config({"DataSources": [table_entry(schema.name, "TsqlSchemaFetcher",
+                                                    DeleteDetection={"Enabled": True, "RunWith": "Daily"})]})
+    rec = Recorder(existing={f"[{schema.name}]", "[DataUpdate]"}, table_rows=10, missing_rows=5)
+    target, _ = make_target(rec)
+    with pytest.raises(PermanentSyncError, match=rf"table {schema.name}: delete detection would delete 5 of 10 rows \(50.0%\)"):
+        run_sync(cfg, SyncRequest(schema.name, "Daily", operation_id=OPERATION_ID), target, NullReader)
+    texts = [s.text for s in rec.sent]
+    assert not [t for t in texts if "DELETE TOP" in t]
+    assert any("ROLLBACK" in t for t in texts)
+    assert any(t.startswith("UPDATE [DataUpdate]") and "MassDeleteRefused" in t for t in texts)

@@ -14,6 +14,7 @@ SET {{ "EndDT" | q }} = {{ p('end') }},
     {{ "WasSuccessful" | q }} = 1,
     {{ "RowsInserted" | q }} = {{ p('inserted') }},
     {{ "RowsUpdated" | q }} = {{ p('updated') }},
+    {{ "RowsDeleted" | q }} = {{ p('deleted') }},
     {{ "ErrorMessage" | q }} = NULL
 WHERE {{ "DataUpdateID" | q }} = {{ p('id') }}
 {% endmacro %}
@@ -47,13 +48,19 @@ WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "WasSuccessful" | q }} = 1
 GROUP BY {{ "UpdateType" | q }}
 {% endmacro %}
 
+{# When delete detection last succeeded for the table: a successful row with RowsDeleted set. #}
+{% macro last_delete_detection() %}
+SELECT MAX({{ "StartDT" | q }}) AS {{ "last_detection" | q }} FROM {{ "DataUpdate" | q }}
+WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "WasSuccessful" | q }} = 1 AND {{ "RowsDeleted" | q }} IS NOT NULL
+{% endmacro %}
+
 {% macro running() %}
 SELECT {{ "UpdateType" | q }} FROM {{ "DataUpdate" | q }}
 WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "NumberRecords" | q }} = {{ IN_PROGRESS }}
 {% endmacro %}
 
 {% macro columns() %}
-{{ "DataUpdateID" | q }}, {{ "TableName" | q }}, {{ "UpdateType" | q }}, {{ "OperationId" | q }}, {{ "RunId" | q }}, {{ "StartDT" | q }}, {{ "EndDT" | q }}, {{ "MinimumDT" | q }}, {{ "NumberRecords" | q }}, {{ "WasSuccessful" | q }}, {{ "RowsInserted" | q }}, {{ "RowsUpdated" | q }}, {{ "ErrorMessage" | q }}
+{{ "DataUpdateID" | q }}, {{ "TableName" | q }}, {{ "UpdateType" | q }}, {{ "OperationId" | q }}, {{ "RunId" | q }}, {{ "StartDT" | q }}, {{ "EndDT" | q }}, {{ "MinimumDT" | q }}, {{ "NumberRecords" | q }}, {{ "WasSuccessful" | q }}, {{ "RowsInserted" | q }}, {{ "RowsUpdated" | q }}, {{ "ErrorMessage" | q }}, {{ "RowsDeleted" | q }}
 {% endmacro %}
 
 {% macro recent_where(table) %}

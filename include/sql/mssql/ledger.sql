@@ -23,6 +23,7 @@ CREATE TABLE {{ "DataUpdate" | q }} (
     [RowsUpdated] BIGINT NULL,
     [ErrorMessage] NVARCHAR(MAX) NULL,
     [ConvertedFromTimeZone] NVARCHAR(64) NULL,
+    [RowsDeleted] BIGINT NULL,
     CONSTRAINT [PK_DataUpdate] PRIMARY KEY CLUSTERED ([DataUpdateID])
 );
 {{ indexes() }}

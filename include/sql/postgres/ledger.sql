@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
     "RowsInserted" BIGINT,
     "RowsUpdated" BIGINT,
     "ErrorMessage" TEXT,
-    "ConvertedFromTimeZone" VARCHAR(64)
+    "ConvertedFromTimeZone" VARCHAR(64),
+    "RowsDeleted" BIGINT
 );
 {{ ensure_indexes() }}
 {% endmacro %}

@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
     "RowsInserted" INTEGER,
     "RowsUpdated" INTEGER,
     "ErrorMessage" TEXT,
-    "ConvertedFromTimeZone" TEXT
+    "ConvertedFromTimeZone" TEXT,
+    "RowsDeleted" INTEGER
 );
 {{ ensure_indexes() }}
 {% endmacro %}

@@ -11,7 +11,8 @@ Per enabled table and enabled schedule a DAG ``datasync__{table}__{mass|daily|ho
   ``PoolName`` (slots = MaxDegreeOfParallelism), on the source system's
   ``Queue`` when one is set (CeleryExecutor: only workers serving that queue
   take it). Mass never skips: it has only the sync task;
-- params (Daily, Hourly): ``full_refresh`` and ``minimum_dt`` in the trigger form;
+- params (Daily, Hourly): ``full_refresh`` and ``minimum_dt`` in the trigger form; with
+  DeleteDetection also ``allow_mass_delete`` (every type);
 - alerts: a Deadline Alert and failure e-mails when recipients are configured.
 
 Plus ``datasync__recovery`` (every CheckInterval; also right after a deploy),
@@ -268,12 +269,23 @@ def sync_doc_md(config: DataSyncConfig, table: DataSourceConfig, sync_type: str,
 # --------------------------------------------------------------------------- DAG builders
 
 
-def sync_params(sync_type: str) -> dict[str, Any]:
-    if sync_type == "Mass":
-        return {}
+def sync_params(sync_type: str, detects_deletes: bool = False) -> dict[str, Any]:
+    """The trigger form of a sync DAG; ``detects_deletes``: the table's DeleteDetection is on."""
     from airflow.sdk import Param
 
+    guard = {
+        "allow_mass_delete": Param(
+            False,
+            type="boolean",
+            title="Allow mass delete",
+            description="This run only: delete detection may delete more than MaxDeletePercent of the table "
+            "(or all of it, when the source is empty). Use only when the source really lost those rows.",
+        ),
+    } if detects_deletes else {}
+    if sync_type == "Mass":
+        return guard
     return {
+        **guard,
         "full_refresh": Param(
             False,
             type="boolean",
@@ -321,7 +333,7 @@ def build_sync_dag(
         is_paused_upon_creation=False,
         tags=[DAG_PREFIX, sync_type.lower(), table.table_name, table.source_system],
         doc_md=sync_doc_md(config, table, sync_type, facts, op_cls.__name__),
-        params=sync_params(sync_type),
+        params=sync_params(sync_type, table.delete_detection.enabled),
         deadline=alerts.deadline_alert(config, table, sync_type, dag_id),
         default_args={"owner": OWNER},
     )

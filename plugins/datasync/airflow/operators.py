@@ -21,7 +21,9 @@ Which run syncs what:
 - manual runs with ``full_refresh``: everything is fetched;
 - manual runs with ``minimum_dt``: rows changed since that moment (ISO; UTC
   unless it has an offset);
-- backfill runs: rows changed since the run's data_interval_start.
+- backfill runs: rows changed since the run's data_interval_start;
+- manual runs with ``allow_mass_delete`` (tables with DeleteDetection): this run
+  may delete more than MaxDeletePercent of the table.
 Manual runs with a parameter and backfills pass the priority gate: they were
 asked for explicitly. Every try gets a new OperationId, so clearing a task and
 running it again is safe (the guarded MERGE never lets older rows win).
@@ -93,6 +95,8 @@ def explicit_request(context: Any) -> str | None:
         return "manual run with full_refresh"
     if params.get("minimum_dt"):
         return f"manual run with minimum_dt {params.get('minimum_dt')}"
+    if params.get("allow_mass_delete"):
+        return "manual run with allow_mass_delete"
     if run_type_of(context) == "backfill":
         return "backfill run"
     return None
@@ -181,7 +185,8 @@ class DataSyncOperator(_DataSyncBase):
         if minimum_dt is None and not full_refresh and run_type_of(context) == "backfill":
             minimum_dt = _as_utc(context.get("data_interval_start"))
         return SyncRequest(
-            self.table, self.sync_type, full_refresh=full_refresh, minimum_dt=minimum_dt, run_id=context.get("run_id")
+            self.table, self.sync_type, full_refresh=full_refresh, minimum_dt=minimum_dt, run_id=context.get("run_id"),
+            allow_mass_delete=bool(params.get("allow_mass_delete")),
         )
 
     def _started(self, data_update_id: int) -> None:

@@ -224,6 +224,9 @@ def run(
     sync_type: Annotated[SyncTypeArg, typer.Option("--type", "-t", help="Sync type.")] = SyncTypeArg.daily,
     minimum_dt: Annotated[Optional[str], typer.Option(help="Override MinimumDT (ISO, UTC unless zoned).")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Fetch everything.")] = False,
+    allow_mass_delete: Annotated[
+        bool, typer.Option("--allow-mass-delete", help="This run may delete more than MaxDeletePercent of the table.")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run one sync of TABLE now (no schedule check) and print its result."""
@@ -232,7 +235,8 @@ def run(
     from datasync.engine.sync import SyncRequest
 
     request = SyncRequest(
-        table, sync_type.value.capitalize(), full_refresh=full_refresh, minimum_dt=_parse_dt(minimum_dt)
+        table, sync_type.value.capitalize(), full_refresh=full_refresh, minimum_dt=_parse_dt(minimum_dt),
+        allow_mass_delete=allow_mass_delete,
     )
     try:
         cfg = _config(config)
@@ -244,7 +248,9 @@ def run(
         _fail(exc)
     out.print(
         f"{result.table} {result.sync_type}: {result.rows:,} rows, {result.inserted:,} inserted, "
-        f"{result.updated:,} updated in {result.seconds:.2f} s"
+        f"{result.updated:,} updated"
+        + ("" if result.deleted is None else f", {result.deleted:,} deleted")
+        + f" in {result.seconds:.2f} s"
     )
 
 

@@ -71,7 +71,17 @@ def schedule_summary(table: DataSourceConfig) -> list[str]:
         flags = [f for f, on in (("PrepurgeData", sched.prepurge_data), ("ReIndexData", sched.re_index_data)) if on]
         extra = ", " + ", ".join(flags) if sync_type == "Mass" and flags else ""
         lines.append(f"{sync_type}: {_every(sched.interval_minutes)} ({sched.interval_minutes} min){extra}")
+    lines.append(delete_detection_summary(table))
     return lines
+
+
+def delete_detection_summary(table: DataSourceConfig) -> str:
+    """'DeleteDetection: with each Daily, at most 5% of the table' or 'DeleteDetection: off'."""
+    dd = table.delete_detection
+    if not dd.enabled:
+        return "DeleteDetection: off"
+    when = f"with each {dd.run_with}" if dd.run_with else f"{_every(dd.interval_minutes)} ({dd.interval_minutes} min)"
+    return f"DeleteDetection: {when}, at most {dd.max_delete_percent:g}% of the table per run"
 
 
 def _settings(

@@ -111,6 +111,49 @@ class ScheduleConfig(_Model):
         return timedelta(minutes=self.interval_minutes or 0)
 
 
+class DeleteDetectionConfig(_Model):
+    """Finding rows deleted in the source (off by default): a key-only scan, guarded.
+
+    ``RunWith``: the sync type whose runs also detect deletes (after their merge, in the
+    same transaction and ledger row). ``IntervalMinutes`` instead: detect with the first
+    sync of the table (any type) once that long has passed since the last detection.
+    ``MaxDeletePercent``: above this share of the table, nothing is deleted and the run
+    fails (a source outage must never empty the cache); a manual run with
+    ``allow_mass_delete`` lets one through.
+    """
+
+    enabled: bool = False
+    run_with: Literal["Mass", "Daily", "Hourly"] | None = None
+    interval_minutes: int | None = Field(None, gt=0)
+    max_delete_percent: float = Field(5.0, ge=0, le=100)
+
+    @field_validator("run_with", mode="before")
+    @classmethod
+    def _type_any_case(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            for name in SYNC_TYPES:
+                if v.strip().lower() == str(name).lower():
+                    return str(name)
+        return v
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> DeleteDetectionConfig:
+        if self.enabled and (self.run_with is None) == (self.interval_minutes is None):
+            raise ValueError(
+                "an enabled DeleteDetection needs exactly one of RunWith (Mass, Daily or Hourly) "
+                "or IntervalMinutes (its own interval)"
+            )
+        return self
+
+    def due(self, sync_type: str, last_detection_age: timedelta | None) -> bool:
+        """Whether a sync of ``sync_type`` also detects deletes (age: since the last detection, None: never)."""
+        if not self.enabled:
+            return False
+        if self.run_with is not None:
+            return str(sync_type) == self.run_with
+        return last_detection_age is None or last_detection_age >= timedelta(minutes=self.interval_minutes or 0)
+
+
 def _known_zone(v: str) -> str:
     try:
         ZoneInfo(v)
@@ -190,6 +233,7 @@ class DataSourceConfig(_Model):
     columns: dict[str, str] = {}
     deadline_minutes: int | None = None
     alert_emails: list[str] = []
+    delete_detection: DeleteDetectionConfig = DeleteDetectionConfig()
 
     @field_validator("source_system", mode="before")
     @classmethod

@@ -86,6 +86,11 @@ class TableSchema:
             [pa.field(c.name, c.arrow_type, nullable=c.nullable and c.name not in self.primary_key) for c in self.columns]
         )
 
+    def keys_only(self, name: str | None = None) -> TableSchema:
+        """The key columns alone (a key staging table: delete detection, verify); no LastUpdateDT."""
+        keys = tuple(self.column(k) for k in self.primary_key)
+        return TableSchema(name or self.name, keys, self.primary_key, last_update_column=self.primary_key[0])
+
     def index_name(self, columns: tuple[str, ...]) -> str:
         return validate_identifier(f"IX_{self.name}_{'_'.join(columns)}"[:128], "index")
 

@@ -38,6 +38,8 @@ class LedgerRow:
     rows_inserted: int | None
     rows_updated: int | None
     error_message: str | None
+    #: rows delete detection removed; None when the run did not detect deletes
+    rows_deleted: int | None = None
 
     @property
     def status(self) -> str:
@@ -79,11 +81,17 @@ class Ledger:
         )
         return int(rows[0][0])
 
-    def finish(self, data_update_id: int, records: int, inserted: int, updated: int) -> None:
+    def finish(
+        self, data_update_id: int, records: int, inserted: int, updated: int, deleted: int | None = None
+    ) -> None:
+        """Mark the row successful; ``deleted``: rows delete detection removed (None: it did not run)."""
         self.target.run(
             "ledger",
             "finish",
-            {"id": data_update_id, "end": utcnow(), "records": records, "inserted": inserted, "updated": updated},
+            {
+                "id": data_update_id, "end": utcnow(), "records": records, "inserted": inserted, "updated": updated,
+                "deleted": deleted,
+            },
         )
 
     def fail(self, data_update_id: int, error: str) -> bool:
@@ -113,6 +121,11 @@ class Ledger:
             if dt is not None and (name not in out or dt > out[name]):
                 out[name] = dt
         return out
+
+    def last_delete_detection(self, table: str) -> datetime | None:
+        """StartDT of the last successful run of ``table`` that detected deletes."""
+        rows = self.target.fetch("ledger", "last_delete_detection", {"table": table})
+        return self.target.to_datetime(rows[0][0]) if rows else None
 
     def running_types(self, table: str) -> set[str]:
         return {_type_name(r[0]) for r in self.target.fetch("ledger", "running", {"table": table})}
@@ -151,6 +164,7 @@ class Ledger:
             rows_inserted=None if r[10] is None else int(r[10]),
             rows_updated=None if r[11] is None else int(r[11]),
             error_message=r[12],
+            rows_deleted=None if len(r) < 14 or r[13] is None else int(r[13]),
         )
 
 

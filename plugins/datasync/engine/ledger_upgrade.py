@@ -3,8 +3,9 @@
 The .NET JdeScoping.DataSync service keeps DataUpdate with DataUpdateID
 (identity), TableName, UpdateType, StartDT, EndDT, NumberRecords and
 WasSuccessful, its times from GETDATE(): the server's local time. datasync
-writes UTC and needs OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated
-and ErrorMessage. ``datasync init-db`` upgrades such a table, and so does the
+writes UTC and needs OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated,
+ErrorMessage and RowsDeleted (delete detection; added in place to a ledger an
+earlier datasync created, too). ``datasync init-db`` upgrades such a table, and so does the
 first sync (through ``Ledger.ensure``) if init-db was not run.
 
 How old local-time rows and new UTC rows coexist: they do not, for long. A row
@@ -65,6 +66,7 @@ ADDED_COLUMNS = (
     Column("RowsUpdated", "int"),
     Column("ErrorMessage", "string"),
     Column("ConvertedFromTimeZone", "string", length=64),
+    Column("RowsDeleted", "int"),
 )
 ADDED = tuple(c.name for c in ADDED_COLUMNS)
 LEGACY_ORPHAN_MESSAGE = "interrupted: left in progress by the .NET service (closed by the DataUpdate upgrade)"

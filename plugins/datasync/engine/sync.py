@@ -4,8 +4,9 @@
 2. Insert the DataUpdate row (NumberRecords = -2), committed at once.
 3. Stream the fetcher's Arrow batches into a session temp staging table.
 4. In one transaction: de-duplicate (latest LastUpdateDT wins), upsert only
-   newer rows, and mark the ledger row successful. Mass with PrepurgeData
-   instead empties and reloads the table inside one transaction.
+   newer rows, delete what the source no longer has (when delete detection
+   is due: datasync.engine.deletes) and mark the ledger row successful. Mass
+   with PrepurgeData instead empties and reloads the table inside one transaction.
 Any failure or cancellation rolls the data back and marks the row -1 with the
 error: readers only ever see the old or the new contents.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from datasync.engine import telemetry
+from datasync.engine import deletes, telemetry
 from datasync.engine.columnmap import renamed, target_schema
 from datasync.config import DataSourceConfig, DataSyncConfig
 from datasync.core.errors import SyncCancelled
@@ -31,7 +32,7 @@ from datasync.core.faults import checkpoint
 from datasync.fetchers.base import Fetcher, SourceReader
 from datasync.fetchers.registry import fetcher_class
 from datasync.engine.ledger import Ledger
-from datasync.core.times import as_utc, to_source_time
+from datasync.core.times import as_utc, to_source_time, utcnow
 from datasync.core.types import SyncType
 from datasync.engine.prefetch import prefetched
 from datasync.engine.schedule import minimum_dt as scheduled_minimum_dt
@@ -58,6 +59,8 @@ class SyncRequest:
     minimum_dt: datetime | None = None  # explicit override (aware or UTC-naive)
     run_id: str | None = None
     operation_id: str = field(default_factory=new_operation_id)
+    #: a manual run's override of the delete-detection guard (MaxDeletePercent), for this run only
+    allow_mass_delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class SyncResult:
     seconds: float
     #: W3C trace context of the SyncTable span (empty when not traced): a follow-up task's parent
     trace_context: dict[str, str] = field(default_factory=dict)
+    #: rows delete detection removed; None when this run did not detect deletes
+    deleted: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +88,7 @@ class SyncResult:
             "rows": self.rows,
             "inserted": self.inserted,
             "updated": self.updated,
+            "deleted": self.deleted,
             "minimum_dt": self.minimum_dt.isoformat() if self.minimum_dt else None,
             "seconds": round(self.seconds, 3),
             **({"trace_context": self.trace_context} if self.trace_context else {}),
@@ -141,6 +147,15 @@ def _bulk_load(target: Target, table: str, schema: TableSchema, batches: Iterabl
     return rows
 
 
+@dataclass(frozen=True)
+class DeleteStep:
+    """Delete detection in this run: the key scan to run after the fetch, and the guard."""
+
+    keys: Callable[[], Iterable[pa.RecordBatch]]  # the source's keys, named like the target's key
+    max_percent: float
+    allow_mass_delete: bool
+
+
 def _merge_sync(
     target: Target,
     ledger: Ledger,
@@ -149,23 +164,36 @@ def _merge_sync(
     operation_id: str,
     row_id: int,
     op: telemetry.Operation,
+    delete_step: DeleteStep | None = None,
 ) -> tuple[int, MergeCounts]:
     staging, dedup = target.staging_names(schema.name, operation_id)
-    target.drop_staging([staging, dedup])
+    keys = target.key_staging_name(schema.name, operation_id) if delete_step else None
+    temps = [staging, dedup] + ([keys] if keys else [])
+    target.drop_staging(temps)
     target.create_staging(schema, staging)
     try:
         with op.phase("load") as span:
             rows = _bulk_load(target, staging, schema, batches, temp=True)
             _set(span, rows=rows)
+        source_keys = 0
+        if delete_step and keys:  # after the fetch: a key deleted meanwhile is gone from both
+            with op.phase("key_scan") as span:
+                source_keys = deletes.load_keys(target, schema, keys, delete_step.keys())
+                _set(span, source_keys=source_keys)
         with op.phase("merge") as span, target.transaction():
             counts = target.merge(schema, staging, dedup)
             checkpoint("merge")
-            ledger.finish(row_id, rows, counts.inserted, counts.updated)
+            if delete_step and keys:
+                deleted = deletes.delete_missing(
+                    target, schema, keys, source_keys, delete_step.max_percent, delete_step.allow_mass_delete
+                )
+                counts = MergeCounts(counts.inserted, counts.updated, deleted)
+            ledger.finish(row_id, rows, counts.inserted, counts.updated, counts.deleted)
             checkpoint("finish")
             _set(span, inserted=counts.inserted, updated=counts.updated)
     finally:
         try:
-            target.drop_staging([staging, dedup])
+            target.drop_staging(temps)
         except Exception:  # noqa: BLE001 - temp tables die with the session anyway
             log.debug("could not drop staging tables", exc_info=True)
     return rows, counts
@@ -252,12 +280,13 @@ def run_sync(
         seconds = time.monotonic() - started
         op.succeeded(rows, **{"sync.rows_inserted": counts.inserted, "sync.rows_updated": counts.updated})
         log.info(
-            "%s %s sync %s done: %d rows, %d inserted, %d updated in %.1f s",
-            table, request.sync_type, request.operation_id, rows, counts.inserted, counts.updated, seconds,
+            "%s %s sync %s done: %d rows, %d inserted, %d updated%s in %.1f s",
+            table, request.sync_type, request.operation_id, rows, counts.inserted, counts.updated,
+            "" if counts.deleted is None else f", {counts.deleted} deleted", seconds,
         )
         return SyncResult(
             table, request.sync_type, request.operation_id, row_id, rows, counts.inserted, counts.updated, min_dt,
-            seconds, op.traceparent(),
+            seconds, op.traceparent(), counts.deleted,
         )
 
 
@@ -290,10 +319,29 @@ def _transfer(
         mass = table_cfg.mass_config
         if request.sync_type == SyncType.MASS and mass.prepurge_data:
             return _mass_prepurge(target, ledger, schema, batches, mass.re_index_data, row_id, op)
-        return _merge_sync(target, ledger, schema, batches, request.operation_id, row_id, op)
+        step = _delete_step(request, table_cfg, fetcher, schema, ledger)
+        return _merge_sync(target, ledger, schema, batches, request.operation_id, row_id, op, step)
     finally:
         _close_stream(batches, fetched)
         reader.close()
+
+
+def _delete_step(
+    request: SyncRequest, table_cfg: DataSourceConfig, fetcher: Fetcher, schema: TableSchema, ledger: Ledger
+) -> DeleteStep | None:
+    """The delete detection of this run, if due (a Mass with PrepurgeData reloads the table instead)."""
+    dd = table_cfg.delete_detection
+    if not dd.enabled:
+        return None
+    if not deletes.is_due(table_cfg, request.sync_type, ledger.last_delete_detection(table_cfg.table_name), utcnow()):
+        return None
+    key_names = list(schema.primary_key)  # the target's names (a Columns map may rename keys)
+
+    def keys() -> Iterator[pa.RecordBatch]:
+        for batch in fetcher.fetch_keys():
+            yield batch.rename_columns(key_names) if batch.schema.names != key_names else batch
+
+    return DeleteStep(keys, dd.max_delete_percent, request.allow_mass_delete)
 
 
 def _traced_fetch(op: telemetry.Operation, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

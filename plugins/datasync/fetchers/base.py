@@ -75,6 +75,15 @@ class Fetcher(ABC):
         """
         from datasync.core.sqltemplates import SqlTemplates
 
+        return self._templates().render(self.type_name, "select", schema=self.source.schema_name, **params)
+
+    def render_key_select(self, table: str, columns: list[str]) -> str:
+        """The key scan: a plain SELECT of the key columns (include/sql/fetchers/keys.sql), no filter."""
+        return self._templates().render("keys", "select", schema=self.source.schema_name, table=table, columns=columns)
+
+    def _templates(self) -> Any:
+        from datasync.core.sqltemplates import SqlTemplates
+
         reader = self.require_reader()
         self._check_read_uncommitted(reader)
         templates = SqlTemplates("fetchers", reader.quote, reader.placeholder)
@@ -82,7 +91,7 @@ class Fetcher(ABC):
         templates.env.globals["dialect"] = templates.macros(
             f"fetchers/dialect/{reader.dialect}.sql", "fetchers/dialect/ansi.sql"
         )
-        return templates.render(self.type_name, "select", schema=self.source.schema_name, **params)
+        return templates
 
     def _check_read_uncommitted(self, reader: SourceReader) -> None:
         """ReadUncommitted on a source that cannot honour it is a ConfigError, never silently ignored."""
@@ -102,3 +111,13 @@ class Fetcher(ABC):
     @abstractmethod
     def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
         """Stream rows changed at or after ``minimum_dt`` (source local time, naive); None = all."""
+
+    def fetch_keys(self) -> Iterator[pa.RecordBatch]:
+        """Stream every source row's key, converted as ``fetch`` converts it (delete detection, verify).
+
+        Columns: ``schema().primary_key``, in that order. This default projects a full fetch;
+        fetchers with a source query override it with a key-only SELECT.
+        """
+        keys = list(self.schema().primary_key)
+        for batch in self.fetch(None):
+            yield batch.select(keys)

@@ -110,6 +110,26 @@ class CmsMisDataFetcher(Fetcher):
             if batch.num_rows:
                 yield batch
 
+    def fetch_keys(self) -> Iterator[pa.RecordBatch]:
+        """Key-only scan: SELECT MisDataId, converted as ``fetch`` converts it."""
+        reader = self.require_reader()
+        keys = list(self.key)
+        raw_schema = pa.schema([f for f in self.raw_schema() if f.name in keys])
+        keys_schema = self.schema().keys_only().arrow_schema()
+        query = SourceQuery(self.render_key_select(self.source_table, keys), {}, self.batch_size, raw_schema,
+                            self.source_table, self.key)
+        for raw in reader.read(query):
+            if raw.num_rows:
+                key = jde.row_key(raw, keys)
+                arrays = []
+                for name in keys:
+                    where = jde.Where(self.source_table, name, f"{self.table.table_name}.{name}", key)
+                    arr = jde.to_int64(raw.column(name), where)
+                    if arr.null_count:
+                        jde.reject_rows(where, pc.is_null(arr), arr, "a key value (it is NULL)")
+                    arrays.append(arr)
+                yield pa.RecordBatch.from_arrays(arrays, schema=keys_schema)
+
     def convert(self, raw: pa.RecordBatch, schema: TableSchema | None = None) -> pa.RecordBatch:
         schema = schema or self.schema()
         key = jde.row_key(raw, list(self.key))

@@ -40,6 +40,8 @@ def lock_name(kind: str, name: str) -> str:
 class MergeCounts:
     inserted: int
     updated: int
+    #: rows delete detection removed; None when the run did not detect deletes
+    deleted: int | None = None
 
 
 class Target(ABC):
@@ -333,6 +335,36 @@ class Target(ABC):
         for ix in schema.indexes:
             self.run("ddl", "create_index", s=schema, index=self.index_name(schema, ix), cols=ix)
         self.run("mass", "analyze", s=schema)
+
+    # ------------------------------------------------------------------ delete detection
+    #: rows per DELETE statement where the dialect deletes in batches (SQL Server)
+    delete_batch_size: ClassVar[int] = 5_000
+
+    def key_staging_name(self, table: str, operation_id: str) -> str:
+        """#Keys{Table}_{OperationId} without the dialect's temp prefix: the source's keys."""
+        return self.fit(f"Keys{table}_{operation_id}", self.max_temp_name_length)
+
+    def create_key_staging(self, keys_schema: TableSchema, keys: str) -> None:
+        """The session temp table the key scan fills (``keys_schema``: TableSchema.keys_only())."""
+        self.run("deletes", "create_keys", s=keys_schema, keys=keys, types=self.column_types(keys_schema))
+
+    def index_key_staging(self, keys_schema: TableSchema, keys: str) -> None:
+        """Index the loaded keys (after the load: one sort instead of index maintenance per row)."""
+        self.run_statements("deletes", "index_keys", s=keys_schema, keys=keys)
+
+    def count_rows(self, schema: TableSchema) -> int:
+        return int(self.fetch("deletes", "count_rows", s=schema)[0][0])
+
+    def count_missing(self, schema: TableSchema, keys: str) -> int:
+        """Rows of the target whose key the source no longer has."""
+        return int(self.fetch("deletes", "count_missing", s=schema, keys=keys)[0][0])
+
+    def sample_missing(self, schema: TableSchema, keys: str, limit: int = 5) -> list[tuple]:
+        return self.fetch("deletes", "sample_missing", s=schema, keys=keys, limit=limit)
+
+    def delete_missing(self, schema: TableSchema, keys: str) -> int:
+        """Delete the rows whose key the source no longer has; inside the caller's transaction."""
+        return self.run("deletes", "delete_missing", s=schema, keys=keys)
 
     # ------------------------------------------------------------------ errors
     def is_transient(self, exc: BaseException) -> bool:

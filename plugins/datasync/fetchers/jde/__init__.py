@@ -182,31 +182,55 @@ class JdeFetcher(Fetcher):
     def _where(self, alias: str, key: jde.RowKey) -> jde.Where:
         return jde.Where(self.physical_table, self.physical(alias), f"{self.table.table_name}.{alias}", key)
 
+    def fetch_keys(self) -> Iterator[pa.RecordBatch]:
+        """Key-only scan: SELECT of the physical key columns, converted by the same rules as ``fetch``."""
+        reader = self.require_reader()
+        physical = [self.physical(k) for k in self.key]
+        raw_schema = pa.schema([f for f in self.raw_schema() if f.name in physical])
+        keys_schema = self.schema().keys_only().arrow_schema()
+        query = SourceQuery(
+            self.render_key_select(self.physical_table, physical), {}, self.batch_size, raw_schema,
+            self.physical_table, tuple(physical),
+        )
+        for raw in reader.read(query):
+            if raw.num_rows:
+                yield self.convert_keys(raw, keys_schema)
+
+    def convert_keys(self, raw: pa.RecordBatch, keys_schema: pa.Schema | None = None) -> pa.RecordBatch:
+        """Raw key columns (physical names) → the key columns exactly as ``convert`` makes them."""
+        schema = self.schema()
+        key = jde.row_key(raw, [self.physical(k) for k in self.key], list(self.key))
+        by_alias = {c.alias: c for c in self.columns}
+        arrays = [self._convert_column(by_alias[k], raw, key, schema) for k in self.key]
+        return pa.RecordBatch.from_arrays(arrays, schema=keys_schema or schema.keys_only().arrow_schema())
+
+    def _convert_column(self, c: JdeColumn, raw: pa.RecordBatch, key: jde.RowKey, schema: TableSchema) -> pa.Array:
+        """One source column by its JDE rule; a NULL string key becomes blank, a NULL numeric key an error."""
+        src = raw.column(self.physical(c.alias))
+        where = self._where(c.alias, key)
+        if c.kind == "string":
+            arr = jde.trim_trailing(src)
+        elif c.kind == "business_unit":
+            arr = jde.trim_business_unit(src)
+        elif c.kind == "julian":
+            arr = jde.julian_to_date(src, where)
+        elif c.kind == "integer":
+            arr = jde.to_int64(src, where)
+        else:
+            col = schema.column(c.alias)
+            arr = jde.implied_decimal(src, col.scale, where, col.precision)
+        if c.alias in self.key and arr.null_count:
+            if pa.types.is_string(arr.type):
+                arr = pc.fill_null(arr, scalars.string(""))
+            else:
+                jde.reject_rows(where, pc.is_null(arr), arr, "a key value (it is NULL)")
+        return arr
+
     def convert(self, raw: pa.RecordBatch, schema: TableSchema | None = None) -> pa.RecordBatch:
         """One raw source batch (physical names) → a target batch with exactly ``schema().arrow_schema()``."""
         schema = schema or self.schema()
         key = jde.row_key(raw, [self.physical(k) for k in self.key], list(self.key))
-        arrays: list[pa.Array] = []
-        for c in self.columns:
-            src = raw.column(self.physical(c.alias))
-            where = self._where(c.alias, key)
-            if c.kind == "string":
-                arr = jde.trim_trailing(src)
-            elif c.kind == "business_unit":
-                arr = jde.trim_business_unit(src)
-            elif c.kind == "julian":
-                arr = jde.julian_to_date(src, where)
-            elif c.kind == "integer":
-                arr = jde.to_int64(src, where)
-            else:
-                col = schema.column(c.alias)
-                arr = jde.implied_decimal(src, col.scale, where, col.precision)
-            if c.alias in self.key and arr.null_count:
-                if pa.types.is_string(arr.type):
-                    arr = pc.fill_null(arr, scalars.string(""))
-                else:
-                    jde.reject_rows(where, pc.is_null(arr), arr, "a key value (it is NULL)")
-            arrays.append(arr)
+        arrays: list[pa.Array] = [self._convert_column(c, raw, key, schema) for c in self.columns]
         arrays.append(
             jde.audit_timestamp(
                 raw.column(self.physical(self.audit_date)),

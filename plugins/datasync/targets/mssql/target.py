@@ -176,6 +176,15 @@ class MssqlTarget(Target):
             raise UnsafeIdentifier(f"operation id {operation_id!r} is not 1-64 letters, digits or _")
         return super().staging_names(table, operation_id)
 
+    def key_staging_name(self, table: str, operation_id: str) -> str:
+        self.staging_names(table, operation_id)  # the same checks of table and operation id
+        return super().key_staging_name(table, operation_id)
+
+    def delete_missing(self, schema: TableSchema, keys: str) -> int:
+        """DELETE TOP (n) batches in one T-SQL batch; the count comes back as its result."""
+        rows = self.fetch("deletes", "delete_missing", {"batch_size": self.delete_batch_size}, s=schema, keys=keys)
+        return int(rows[-1][0]) if rows else 0
+
     def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
         """pymssql ``bulk_copy`` on this session, BulkCopyBatchSize rows per round trip.
 

@@ -1,0 +1,154 @@
+"""Delete detection on every target: rows deleted in the source leave the cache, nothing else
+changes; the guard refuses a mass delete and an empty source (target unchanged, ledger -1 with
+the reason) unless one run says allow_mass_delete; a sync killed inside the delete leaves the
+target as it was; padded composite JDE keys (F4108 LOTN+ITM+MCU) match exactly.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from battery.battery_lib import (
+    SyncProcess,
+    contents,
+    dedupe_source,
+    expected,
+    initial_rows,
+    ledger_rows,
+    make_config,
+    memory_schema,
+    row,
+    sync,
+    table_entry,
+)
+from datasync.engine.deletes import DELETE_POINT, MassDeleteRefused
+from datasync.engine.configuration import parse_config
+from datasync.engine.sync import SyncRequest, run_sync
+from datasync.sources import SqliteSourceReader
+from datasync_demo import generator as demo
+from memory_fetcher import MemoryFetcher
+
+TABLE = "Items"
+DAILY = {"Enabled": True, "RunWith": "Daily"}
+
+
+def prepare(target: Any, n: int = 100, **detection: Any):
+    cfg = make_config(table_entry(TABLE, DeleteDetection={**DAILY, **detection}))
+    schema = memory_schema(TABLE, cfg)
+    first = initial_rows(n)
+    MemoryFetcher.sources[TABLE] = first
+    sync(cfg, target, TABLE, "Mass")
+    return cfg, schema, first
+
+
+def test_rows_deleted_in_the_source_disappear_and_nothing_else_changes(target):
+    cfg, schema, first = prepare(target)
+    gone = {(3, "D10"), (50, "M30"), (77, "D10")}  # 3 % of the table, composite keys
+    kept = [r for r in first if (r["Id"], r["Site"]) not in gone]
+    changed = dict(kept[0], Name="renamed", LastUpdateDT=kept[0]["LastUpdateDT"].replace(year=2099))
+    MemoryFetcher.sources[TABLE] = [changed] + kept[1:] + [row(500, site="M30", name="new")]
+    result = sync(cfg, target, TABLE, "Daily", full_refresh=True)
+    assert (result.inserted, result.updated, result.deleted) == (1, 1, 3)
+    assert result.as_dict()["deleted"] == 3
+    assert contents(target, schema) == expected(dedupe_source(MemoryFetcher.sources[TABLE], schema), schema)
+    last = ledger_rows(target, TABLE)[-1]
+    assert (last.update_type, last.was_successful, last.rows_inserted, last.rows_updated, last.rows_deleted) == (
+        "Daily", True, 1, 1, 3,
+    )
+    # an Hourly does not detect deletes (RunWith: Daily): its ledger row says so with NULL
+    MemoryFetcher.sources[TABLE] = MemoryFetcher.sources[TABLE][1:]
+    hourly = sync(cfg, target, TABLE, "Hourly")
+    assert hourly.deleted is None and ledger_rows(target, TABLE)[-1].rows_deleted is None
+    assert len(contents(target, schema)) == 98
+
+
+def test_the_guard_refuses_half_the_table_then_allow_mass_delete_lets_one_run_through(target):
+    cfg, schema, first = prepare(target)
+    before = contents(target, schema)
+    MemoryFetcher.sources[TABLE] = first[::2]
+    with pytest.raises(MassDeleteRefused) as refused:
+        sync(cfg, target, TABLE, "Daily", full_refresh=True)
+    message = str(refused.value)
+    assert "table Items: delete detection would delete 50 of 100 rows (50.0%)" in message
+    assert "MaxDeletePercent 5%" in message and "nothing was deleted" in message and "allow_mass_delete" in message
+    assert contents(target, schema) == before
+    last = ledger_rows(target, TABLE)[-1]
+    assert (last.number_records, last.was_successful) == (-1, False)
+    assert "MassDeleteRefused: table Items: delete detection would delete 50 of 100 rows" in last.error_message
+
+    result = sync(cfg, target, TABLE, "Daily", full_refresh=True, allow_mass_delete=True)
+    assert result.deleted == 50
+    assert contents(target, schema) == expected(dedupe_source(first[::2], schema), schema)
+    assert ledger_rows(target, TABLE)[-1].rows_deleted == 50
+
+
+def test_an_empty_source_never_empties_the_cache(target):
+    cfg, schema, _ = prepare(target, MaxDeletePercent=100)  # even with the percentage guard off
+    before = contents(target, schema)
+    MemoryFetcher.sources[TABLE] = []
+    with pytest.raises(MassDeleteRefused, match=r"would delete 100 of 100 rows \(100.0%\): the source returned no rows"):
+        sync(cfg, target, TABLE, "Daily", full_refresh=True)
+    assert contents(target, schema) == before
+    assert ledger_rows(target, TABLE)[-1].number_records == -1
+
+
+def test_a_sync_killed_inside_the_delete_leaves_the_target_as_it_was(target, tmp_path):
+    cfg, schema, first = prepare(target)
+    before = contents(target, schema)
+    MemoryFetcher.sources[TABLE] = first[2:]
+    proc = SyncProcess.start(cfg, SyncRequest(TABLE, "Daily", full_refresh=True), tmp_path, DELETE_POINT)
+    proc.wait_paused()  # rows deleted inside the open transaction
+    proc.signal(signal.SIGKILL)
+    assert contents(target, schema) == before
+    result = sync(cfg, target, TABLE, "Daily", full_refresh=True)  # closes the orphan, converges
+    assert result.deleted == 2
+    assert contents(target, schema) == expected(dedupe_source(first[2:], schema), schema)
+    rows = ledger_rows(target, TABLE)
+    assert [r.number_records for r in rows[-2:]] == [-1, 98]
+
+
+# --------------------------------------------------------------------------- a real JDE fetcher
+
+
+def lot_master(path: Path, lots: list[tuple[str, int, str]]) -> None:
+    """F4108 with the demo's JDE DDL, strings space-padded to their NCHAR width, MCU right-justified."""
+    columns = demo.TABLES["F4108"]
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE IF EXISTS F4108")
+    conn.execute(f'CREATE TABLE F4108 ({", ".join(f"{n} {t}".rstrip() for n, t in columns)})')
+    for lotn, itm, mcu in lots:
+        values = []
+        for name, decl in columns:
+            width = int(decl[6:-1]) if decl.startswith("NCHAR(") else None
+            value = {"IOLOTN": lotn, "IOITM": itm, "IOMCU": mcu.rjust(12), "IOUPMJ": 124060}.get(name)
+            if value is None:
+                value = " " * width if width else 0
+            values.append(value.ljust(width) if width and isinstance(value, str) else value)
+        conn.execute(f"INSERT INTO F4108 VALUES ({', '.join('?' for _ in columns)})", values)
+    conn.commit()
+    conn.close()
+
+
+def test_padded_composite_jde_keys_are_matched_exactly(target, tmp_path):
+    source = tmp_path / "jde.db"
+    lots = [("LT1", 60001, "M30"), ("LT1", 60001, "10"), ("LT1", 60002, "M30"), ("LT2", 60001, "M30")]
+    lot_master(source, lots)
+    cfg = parse_config({
+        "DataSources": [table_entry("LotMaster", "JdeLotMasterFetcher",
+                                    DeleteDetection={**DAILY, "MaxDeletePercent": 30})],
+    })
+    run = lambda sync_type: run_sync(  # noqa: E731
+        cfg, SyncRequest("LotMaster", sync_type, full_refresh=True), target, lambda: SqliteSourceReader(str(source))
+    )
+    run("Mass")
+    keys = lambda: sorted(target.query('SELECT "LOTN", "ITM", "MCU" FROM "LotMaster"'))  # noqa: E731
+    assert keys() == sorted((lotn, itm, mcu) for lotn, itm, mcu in lots)
+    assert run("Daily").deleted == 0  # padded, right-justified source keys all match the trimmed cache
+    lot_master(source, [lots[0], lots[2], lots[3]])  # LT1/60001 left branch 10 only
+    assert run("Daily").deleted == 1
+    assert keys() == sorted([lots[0], lots[2], lots[3]])
