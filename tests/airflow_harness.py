@@ -316,22 +316,20 @@ def deployment_env(work: Path, dags: Path, metadata_db: str, port: int, **extra:
     """airflow_env for a real deployment: api-server on ``port`` (tasks call it there), fast heartbeats."""
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
-    return airflow_env(
-        work / "home",
-        dags,
-        pg_url(metadata_db),
-        AIRFLOW__API__PORT=str(port),
-        AIRFLOW__API__HOST="127.0.0.1",
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_hex(32),
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
-        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(logs / "tasks"),
-        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
-        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
-        **extra,
-    )
+    settings = {
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(logs / "tasks"),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+    }
+    settings.update(extra)  # a test may override any of these
+    return airflow_env(work / "home", dags, pg_url(metadata_db), **settings)
 
 
 def start_process(name: str, args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:

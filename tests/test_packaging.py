@@ -63,6 +63,15 @@ def test_the_wheel_installed_outside_the_repository_syncs(tmp_path: Path) -> Non
     cli = str(venv / "bin" / "datasync")
     where = run(str(python), "-c", "import datasync.core.sqltemplates as t; print(t.sql_root())", cwd=work, env=env)
     assert str(venv) in where.stdout and str(REPO) not in where.stdout
+    # the Airflow plugin (health endpoint, DataSync page) is found through the wheel's entry point
+    plugin = run(
+        str(python), "-c",
+        "from importlib.metadata import entry_points; from importlib.resources import files; "
+        "(ep,) = entry_points(group='airflow.plugins', name='datasync'); "
+        "print(ep.value, (files('datasync.airflow') / 'page.html').is_file())",
+        cwd=work, env=env,
+    )
+    assert plugin.stdout.split() == ["datasync.airflow.plugin:DataSyncPlugin", "True"]
     run(cli, "demo-source", str(work / "jde.db"), "--rows", "3000", cwd=work, env=env)
     mass = run(cli, "run", "WorkOrder_Curr", "--type", "mass", cwd=work, env=env)
     run(cli, "demo-source", str(work / "jde.db"), "--touch", "5", cwd=work, env=env)

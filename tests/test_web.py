@@ -1,0 +1,181 @@
+"""The DataSync plugin on a real Airflow API server: /datasync/health status codes for real ledger
+states, the page's authentication, and the page opened from the UI's navigation in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow_harness import (
+    api_healthy, dags_folder, deployment_env, entry, free_port, fresh_database, migrate, start_process,
+    stop_processes, wait_for, write_config,
+)
+
+from datasync.engine.ledger import Ledger
+from datasync.targets.sqlite import SqliteTarget
+
+pytestmark = pytest.mark.airflow
+PASSWORD = "datasync-test-password"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    work = tmp_path_factory.mktemp("web")
+    config = write_config(work / "datasync.yaml", [entry("Items"), entry("Lots", "JdeLotMasterFetcher")])
+    cache = work / "cache.db"
+    passwords = work / "passwords.json"
+    passwords.write_text(json.dumps({"admin": PASSWORD}))
+    port = free_port()
+    with fresh_database("datasync_web") as metadata:
+        env = deployment_env(
+            work, dags_folder(work), metadata, port,
+            DATASYNC_CONFIG=str(config), AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{cache}",
+            # real logins: the page follows the API server's authentication
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+        )
+        migrate(env)
+        proc = start_process("api-server", ["api-server"], env, work / "logs")
+        try:
+            wait_for(lambda: api_healthy(port), 180, what="the api-server")
+            yield SimpleNamespace(base=f"http://127.0.0.1:{port}", cache=cache, logs=work / "logs")
+        finally:
+            stop_processes({"api-server": proc})
+
+
+def set_ledger(cache: Path, rows: list[tuple[str, str, timedelta, bool, str | None, int]]) -> None:
+    """Replace the ledger with finished rows (table, type, age, ok, error, records)."""
+    target = SqliteTarget.open(str(cache))
+    try:
+        ledger = Ledger(target)
+        ledger.ensure()
+        target.execute('DELETE FROM "DataUpdate"')
+        now = datetime.now(timezone.utc)
+        for table, sync_type, age, ok, error, records in rows:
+            row_id = ledger.start(table, sync_type, f"op{table}{sync_type}", "scheduled__x", None)
+            if ok:
+                ledger.finish(row_id, records, records // 2, records // 4)
+            else:
+                ledger.fail(row_id, error or "boom")
+            target.execute('UPDATE "DataUpdate" SET "StartDT" = :s WHERE "DataUpdateID" = :i', {"s": now - age, "i": row_id})
+    finally:
+        target.close()
+
+
+HEALTHY = [
+    ("Items", "Mass", timedelta(days=2), True, None, 20_000),
+    ("Items", "Daily", timedelta(hours=3), True, None, 1_234),
+    ("Items", "Hourly", timedelta(minutes=20), True, None, 42),
+    ("Lots", "Mass", timedelta(minutes=30), True, None, 5_000),  # covers Daily and Hourly (DESIGN §6)
+]
+DEGRADED = [*HEALTHY[:3], ("Lots", "Mass", timedelta(days=3), True, None, 5_000)]  # Lots Daily/Hourly overdue
+UNHEALTHY = [*HEALTHY, ("Lots", "Daily", timedelta(minutes=5), False, "SourceDataError: F4108.LOTN row 17: bad julian", 0)]
+
+
+def get(url: str, token: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        return e.code, json.loads(body) if body.startswith(b"{") else body
+
+
+def token(base: str) -> str:
+    request = urllib.request.Request(
+        f"{base}/auth/token", data=json.dumps({"username": "admin", "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.loads(r.read())["access_token"]
+
+
+def test_health_endpoint_answers_like_the_seeds_health_check(server: SimpleNamespace) -> None:
+    set_ledger(server.cache, HEALTHY)
+    code, body = get(f"{server.base}/datasync/health")  # no login
+    assert code == 200 and body["status"] == "Healthy" and body["description"] == "Every table is current"
+    assert body["data"]["Items_Status"] == body["data"]["Lots_Status"] == "Current"
+    assert datetime.fromisoformat(body["data"]["Items_LastSync"]) > datetime.now(timezone.utc) - timedelta(minutes=30)
+    assert body["data"]["Lots_Types"]["Hourly"]["last_success"] is None  # never ran, covered by the Mass
+
+    set_ledger(server.cache, DEGRADED)
+    code, body = get(f"{server.base}/datasync/health")
+    assert code == 200 and body["status"] == "Degraded" and body["description"].endswith(": Lots")
+    assert (body["data"]["Lots_Status"], body["data"]["Lots_Health"]) == ("Overdue", "Degraded")
+    assert body["data"]["Items_Status"] == "Current"
+
+    set_ledger(server.cache, UNHEALTHY)
+    code, body = get(f"{server.base}/datasync/health")
+    assert code == 503 and body["status"] == "Unhealthy"
+    assert body["data"]["Lots_Health"] == "Unhealthy" and "bad julian" in " ".join(body["data"]["Lots_Problems"])
+
+    set_ledger(server.cache, [])
+    code, body = get(f"{server.base}/datasync/health")
+    assert code == 200 and body["status"] == "Degraded" and body["data"]["Items_LastSync"] == "Never"
+
+
+def test_page_and_its_data_follow_the_api_servers_authentication(server: SimpleNamespace) -> None:
+    set_ledger(server.cache, UNHEALTHY)
+    assert get(f"{server.base}/datasync/api/tables")[0] == 401
+    assert get(f"{server.base}/datasync/page")[0] == 401
+    code, body = get(f"{server.base}/datasync/api/tables", token(server.base))
+    assert code == 200 and body["status"] == "Unhealthy"
+    lots = next(t for t in body["tables"] if t["table"] == "Lots")
+    assert lots["dags"] == {"Mass": "datasync__Lots__mass", "Daily": "datasync__Lots__daily", "Hourly": "datasync__Lots__hourly"}
+    assert lots["types"]["Daily"]["last_error"]["message"].startswith("SourceDataError")
+    code, plugins = get(f"{server.base}/api/v2/plugins", token(server.base))
+    (ours,) = [p for p in plugins["plugins"] if p["name"] == "datasync"]
+    assert ours["external_views"][0]["href"] == "/datasync/page" and ours["external_views"][0]["destination"] == "nav"
+
+
+ROWS_JS = "Array.from(document.querySelector('iframe')?.contentDocument?.querySelectorAll('tr[data-table]') || [])"
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_page_opened_from_the_navigation(server: SimpleNamespace, tmp_path: Path, dark: bool) -> None:
+    from browser import CHROMIUM, Browser
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (scripts/setup installs it)")
+    set_ledger(server.cache, UNHEALTHY)
+    with Browser(width=1400, height=520, dark=dark) as browser:
+        browser.open(f"{server.base}/")  # the UI sends us to its login form
+        browser.wait_for("document.querySelector('input[type=password]') !== null", 90, "the login form")
+        browser.type("document.querySelector('input:not([type=password])')", "admin")
+        browser.type("document.querySelector('input[type=password]')", PASSWORD)
+        browser.click("document.querySelector('button[type=submit]')")
+        browser.wait_for("Array.from(document.querySelectorAll('button')).some(b => b.textContent.trim() === 'Browse')", 90, "the nav")
+        browser.click("Array.from(document.querySelectorAll('button')).find(b => b.textContent.trim() === 'Browse')")
+        browser.wait_for("Array.from(document.querySelectorAll('[role=menuitem]')).some(e => e.textContent.trim() === 'DataSync')", 30, "the menu")
+        browser.click("Array.from(document.querySelectorAll('[role=menuitem]')).find(e => e.textContent.trim() === 'DataSync')")
+        browser.wait_for(f"{ROWS_JS}.length === 2", 60, "the DataSync rows")
+        assert browser.evaluate("location.pathname").startswith("/plugin/datasync"), browser.evaluate("location.pathname")
+        rows = browser.evaluate(f"{ROWS_JS}.map(r => Array.from(r.cells).map(c => c.innerText.trim()))")
+        items, lots = sorted(rows)
+        assert items[:4] == ["Items", "Healthy", "Current", "20 min ago"]
+        assert items[5].startswith("3 h ago") and "1,234 rows" in items[5]
+        assert lots[:3] == ["Lots", "Unhealthy", "Current"] and lots[7] == "failed"
+        assert lots[8].startswith("Daily, 5 min ago: SourceDataError: F4108.LOTN row 17: bad julian")
+        links = browser.evaluate(f"{ROWS_JS}.find(r => r.dataset.table === 'Lots').cells[9].querySelectorAll('a')")
+        hrefs = browser.evaluate(
+            f"Array.from({ROWS_JS}.find(r => r.dataset.table === 'Lots').cells[9].querySelectorAll('a')).map(a => [a.textContent, a.href, a.target])"
+        )
+        assert links is not None and hrefs == [
+            [t, f"{server.base}/dags/datasync__Lots__{t.lower()}", "_top"] for t in ("Mass", "Daily", "Hourly")
+        ]
+        assert browser.evaluate("document.querySelector('iframe').contentDocument.documentElement.classList.contains('dark')") == dark
+        shot = browser.screenshot(tmp_path / f"datasync-page-{'dark' if dark else 'light'}.png")
+    if os.environ.get("DATASYNC_SCREENSHOTS"):  # keep them (docs/images is refreshed from here)
+        shutil.copy(shot, Path(os.environ["DATASYNC_SCREENSHOTS"]) / shot.name)
+    assert shot.stat().st_size > 20_000
