@@ -108,9 +108,15 @@ def test_invalid_tday_names_table_column_and_key(bad: float) -> None:
     assert "F4801.WATDAY" in message and "DOCO=1001" in message and "HHMMSS" in message
 
 
-def test_tday_not_a_number_is_a_clear_error() -> None:
+def test_tday_as_text_is_parsed_and_text_that_is_no_number_is_a_clear_error() -> None:
+    """A driver that cannot type a column (SQLite ODBC in StepAPI mode) delivers numbers as text."""
+    assert jde.tday_to_seconds(pa.array(["093015", "235959.0", None]), TIME_WHERE).to_pylist() == [
+        jde.tday_to_seconds(pa.array([93015, 235959, None]), TIME_WHERE).to_pylist()[i] for i in range(3)
+    ]
+    with pytest.raises(SourceDataError, match="WATDAY.*'9:30' is not a number"):
+        jde.tday_to_seconds(pa.array(["093015", "9:30"]), TIME_WHERE)
     with pytest.raises(SourceDataError, match="F4801.WATDAY: expected a number"):
-        jde.tday_to_seconds(pa.array(["093015"]), TIME_WHERE)
+        jde.tday_to_seconds(pa.array([b"093015"]), TIME_WHERE)
 
 
 # --------------------------------------------------------------------------- LastUpdateDT

@@ -164,6 +164,41 @@ def test_sqlite_odbc_driver_reads_what_the_direct_reader_reads(
     assert got == direct_rows[(fetcher, False)]
 
 
+@pytest.mark.parametrize("fetcher", FETCHERS)
+def test_the_streaming_connection_strings_read_what_the_direct_reader_reads(
+    pg_copy: dict[str, Any], demo_file: Path, direct_rows: dict, fetcher: str
+) -> None:
+    """What the ODBC source builds by default: psqlodbc through a cursor (UseDeclareFetch), the SQLite
+    driver stepping (StepAPI, which types the demo's untyped audit time as text: cast, then parsed)."""
+    from datasync.connections import ConnectionInfo
+    from datasync.connections.drivers import odbc_connection_string
+
+    need_driver(PG_DRIVER)
+    need_driver(SQLITE_DRIVER)
+    sqlite_info = ConnectionInfo("jde", "odbc", schema=str(demo_file), extra={"driver": SQLITE_DRIVER})
+    text, _, _ = odbc_connection_string(sqlite_info, driver_in_extra=True)
+    assert text.endswith(";StepAPI=1;")
+    with OdbcSourceReader(text) as reader:
+        assert rows_of(build(reader, fetcher)) == direct_rows[(fetcher, False)]
+    pg_info = ConnectionInfo("jde", "odbc", host=pg_copy["host"], port=pg_copy["port"], schema=pg_copy["schema"])
+    text, _, _ = odbc_connection_string(pg_info, driver=PG_DRIVER)
+    assert text.endswith(";UseDeclareFetch=1;Fetch=16384;")
+    with OdbcSourceReader(text, user="postgres", chunk_rows=700) as reader:
+        assert rows_of(build(reader, fetcher, schema_name="proddta")) == direct_rows[(fetcher, False)]
+
+
+def test_streaming_options_the_extra_sets_are_kept() -> None:
+    from datasync.connections import ConnectionInfo
+    from datasync.connections.drivers import odbc_connection_string
+
+    info = ConnectionInfo("jde", "odbc", host="h", extra={"usedeclarefetch": "0", "Fetch": "100"})
+    text, _, _ = odbc_connection_string(info, driver="PostgreSQL Unicode")
+    assert "usedeclarefetch=0;" in text and "Fetch=100;" in text and "UseDeclareFetch=1" not in text
+    assert odbc_connection_string(info, driver="ODBC Driver 18 for SQL Server")[0] == (
+        "DRIVER={ODBC Driver 18 for SQL Server};SERVER=h;usedeclarefetch=0;Fetch=100;"
+    )
+
+
 # --------------------------------------------------------------------------- from an Airflow connection, into a sync
 
 

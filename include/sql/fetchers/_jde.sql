@@ -8,7 +8,7 @@
     + ([where] if where else [])
     + ([(audit_date | q) ~ " >= " ~ p('min_julian')] if incremental else [])
 %}
-SELECT {% for c in columns %}{{ c | q }}{{ ", " if not loop.last }}{% endfor %}
+SELECT {% for c in columns %}{{ dialect.column(c, casts.get(c)) }}{{ ", " if not loop.last }}{% endfor %}
 
 FROM {{ dialect.table(schema, table) }}
 {% if conditions %}

@@ -173,4 +173,26 @@ def odbc_connection_string(
     for key, value in info.extra.items():
         if key.lower() not in _ODBC_EXCLUDED_EXTRAS:
             text += f"{key}={value};"
+    for key, value in odbc_streaming_options(driver, extra).items():
+        text += f"{key}={value};"
     return text, info.login, info.password
+
+
+ODBC_FETCH_ROWS = 16_384  # the ODBC reader's transit buffer (datasync.sources.odbc.CHUNK_ROWS)
+
+#: options that make a driver stream a result instead of holding all of it (peak RSS stays flat
+#: whatever the table size), by a word in the driver's name; an option the extra sets wins
+_ODBC_STREAMING = (
+    ("postgres", {"UseDeclareFetch": "1", "Fetch": str(ODBC_FETCH_ROWS)}),  # psqlodbc: a cursor, N rows a fetch
+    ("psqlodbc", {"UseDeclareFetch": "1", "Fetch": str(ODBC_FETCH_ROWS)}),
+    ("sqlite", {"StepAPI": "1"}),  # the SQLite ODBC driver: step through the result, do not load it whole
+)
+
+
+def odbc_streaming_options(driver: str | None, extra: dict[str, Any]) -> dict[str, str]:
+    """The streaming options for ``driver`` that the connection's extra (lower-cased keys) does not set."""
+    name = (driver or "").lower()
+    for word, options in _ODBC_STREAMING:
+        if word in name:
+            return {k: v for k, v in options.items() if k.lower() not in extra}
+    return {}

@@ -88,10 +88,15 @@ class Fetcher(ABC):
         self._check_read_uncommitted(reader)
         templates = SqlTemplates("fetchers", reader.quote, reader.placeholder)
         templates.env.globals["read_uncommitted"] = self.source.read_uncommitted  # before the modules are made
+        templates.env.globals["casts"] = self.source_casts()
         templates.env.globals["dialect"] = templates.macros(
             f"fetchers/dialect/{reader.dialect}.sql", "fetchers/dialect/ansi.sql"
         )
         return templates
+
+    def source_casts(self) -> dict[str, str]:
+        """Physical columns the query casts (name → SQL type), so every driver reports their type."""
+        return {}
 
     def _check_read_uncommitted(self, reader: SourceReader) -> None:
         """ReadUncommitted on a source that cannot honour it is a ConfigError, never silently ignored."""

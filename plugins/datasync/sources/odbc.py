@@ -10,10 +10,12 @@ ODBC operators works here.
 
 Memory is bounded by the transit buffer: at most ``chunk_rows`` rows and
 ``max_bytes_per_batch`` bytes (two buffers while fetching concurrently),
-whatever the table size, provided the driver streams (SQL Server's and
-PostgreSQL's do; the SQLite ODBC driver of the tests and the benchmark holds
-the whole result unless its extra says ``StepAPI=1``, and then reports
-untyped columns as text). Values bound to ``:name`` placeholders are passed
+whatever the table size, provided the driver streams. The connection string
+asks the drivers the tests use to (datasync.connections.drivers.odbc_streaming_options):
+psqlodbc through a cursor (``UseDeclareFetch=1;Fetch=16384``), the SQLite ODBC
+driver stepping through the result (``StepAPI=1``; it then may report an
+untyped column as text, so the JDE fetchers cast the audit time and parse
+numbers delivered as text). Values bound to ``:name`` placeholders are passed
 as text (arrow-odbc binds parameters as VARCHAR); the servers convert them
 to the column type on comparison.
 """

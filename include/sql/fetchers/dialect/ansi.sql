@@ -8,3 +8,8 @@
 
 {# An NCHAR column that holds more than its space padding. #}
 {% macro nonblank(column) %}RTRIM({{ column | q }}) <> ''{% endmacro %}
+
+{# A selected column, cast where the fetcher says the source may leave it untyped (a JDE audit
+   time on a SQLite source: a driver such as the SQLite ODBC driver in StepAPI mode would
+   otherwise report it as text). The result keeps the column's name. #}
+{% macro column(name, cast=None) %}{% if cast %}CAST({{ name | q }} AS {{ cast }}) AS {{ name | q }}{% else %}{{ name | q }}{% endif %}{% endmacro %}

@@ -4,3 +4,6 @@
 {% import "fetchers/dialect/ansi.sql" as ansi %}
 
 {% macro table(schema, name) %}{{ ansi.table(schema, name) }}{% if read_uncommitted %} WITH (NOLOCK){% endif %}{% endmacro %}
+
+{# Columns as the server types them: no cast needed (ansi.sql casts for untyped SQLite copies). #}
+{% macro column(name, cast=None) %}{{ name | q }}{% endmacro %}

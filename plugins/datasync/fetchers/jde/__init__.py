@@ -146,6 +146,10 @@ class JdeFetcher(Fetcher):
 
     # ----------------------------------------------------------------- query
 
+    def source_casts(self) -> dict[str, str]:
+        """The audit time as FLOAT: HHMMSS, numeric in JDE, but untyped in some SQLite copies of it."""
+        return {self.physical(self.audit_time): "FLOAT"}
+
     def sql(self, incremental: bool) -> str:
         return self.render_select(
             table=self.physical_table,

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from datasync.core.errors import SourceDataError
 from datasync.core.rowkeys import RowKey, batch_row_key
-from datasync.core.scalars import boolean, float64, int64, null
+from datasync.core.scalars import boolean, float64, int64, null, string
 
 """Names row ``i`` of the array being converted, e.g. ``'DOCO=1001'``."""
 
@@ -106,7 +106,21 @@ def to_int64(arr: pa.Array | pa.ChunkedArray, where: Where) -> pa.Array:
             big = pc.greater(pc.abs(arr), float64(9.2e18))
             reject_rows(where, pc.or_(pc.invert(finite), big), arr, "a finite number in int64 range")
         return pc.round(arr).cast(pa.int64())
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return to_int64(numbers_from_text(arr, where), where)
     raise SourceDataError(f"{where.table}.{where.column}: expected a number, the source delivers {t}")
+
+
+_NUMBER_TEXT = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+def numbers_from_text(arr: pa.Array, where: Where) -> pa.Array:
+    """Numbers a driver delivered as text (one that cannot type a column, such as the SQLite ODBC
+    driver in StepAPI mode on an untyped column) as float64; the first row that is no number is named."""
+    blank = pc.equal(pc.utf8_trim_whitespace(arr), string(""))
+    not_number = pc.and_(pc.invert(pc.match_substring_regex(arr, _NUMBER_TEXT)), pc.invert(blank))
+    reject_rows(where, not_number, arr, "a number")
+    return pc.if_else(blank, pa.nulls(len(arr), pa.float64()), pc.cast(pc.if_else(blank, string("0"), arr), pa.float64()))
 
 
 def _combine(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
