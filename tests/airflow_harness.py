@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from datasync.fetchers.jde import JdeItemFetcher
+from datasync.engine.postprocessors import PostProcessor, register_post_processor
 from datasync.fetchers.registry import register
 from seed_config import table_entry
 
@@ -61,6 +62,16 @@ class DelayedJdeItemFetcher(JdeItemFetcher):
         delay = float(os.environ.get(f"DATASYNC_TEST_DELAY_{name}", os.environ.get("DATASYNC_TEST_DELAY", "0")))
         time.sleep(delay)
         yield from super().fetch(minimum_dt)
+
+
+@register_post_processor
+class LogResultPostProcessor(PostProcessor):
+    """Logs the synced row count (its line must carry the sync's log fields)."""
+
+    def run(self, target: Any, table: Any, result: Any) -> None:
+        import logging
+
+        logging.getLogger("datasync_test.postprocessor").info("post-processed %d rows of %s", result.rows, table.table_name)
 
 
 # --------------------------------------------------------------------------- configs
