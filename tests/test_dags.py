@@ -12,6 +12,7 @@ from airflow_harness import REPO, entry, write_config
 
 from datasync.airflow.dag_factory import (
     HEALTH_DAG_ID,
+    VERIFY_DAG_ID,
     PURGE_DAG_ID,
     RECOVERY_DAG_ID,
     load_tolerant,
@@ -50,7 +51,7 @@ def test_example_config_loads_every_dag(monkeypatch: pytest.MonkeyPatch) -> None
     bag = dagbag(monkeypatch, REPO / "include" / "datasync.yaml")
     assert bag.import_errors == {}
     expected = {sync_dag_id(t.table_name, s) for t in cfg.enabled_tables() for s in t.enabled_types()}
-    expected |= {RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID}
+    expected |= {RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID, VERIFY_DAG_ID}
     assert set(bag.dag_ids) == expected
     assert "datasync__Item_Curr__hourly" not in bag.dag_ids  # disabled schedule: no DAG
 
@@ -91,7 +92,7 @@ def test_sync_dags_schedules_pool_params_and_docs(monkeypatch: pytest.MonkeyPatc
         "datasync__Items__mass", "datasync__Items__daily", "datasync__Items__hourly",
         "datasync__Lots__mass", "datasync__Lots__daily", "datasync__Lots__hourly",
         "datasync__Events__mass", "datasync__Events__hourly",
-        RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID,
+        RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID, VERIFY_DAG_ID,
     }  # fmt: skip
 
     for dag_id, minutes in {
@@ -140,6 +141,10 @@ def test_housekeeping_dags(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> N
         dag = bag.dags[dag_id]
         assert dag.is_paused_upon_creation is False and dag.max_active_runs == 1
         assert all(t.pool == "default_pool" for t in dag.tasks)
+    verify = bag.dags[VERIFY_DAG_ID]  # weekly, one task per enabled table, in the datasync pool, not retried
+    assert verify.timetable.delta == timedelta(days=7) and verify.max_active_runs == 1
+    assert sorted(t.task_id for t in verify.tasks) == ["verify__Events", "verify__Items", "verify__Lots"]
+    assert all(t.pool == "datasync" and t.retries == 0 and t.table == t.task_id.split("__")[1] for t in verify.tasks)
 
 
 def test_deadline_alerts_and_failure_mails_carry_table_and_recipients(

@@ -299,3 +299,47 @@ def test_on_kill_marks_the_ledger_and_keeps_the_old_contents(env) -> None:
     assert (killed["RunId"], killed["NumberRecords"], killed["WasSuccessful"]) == ("scheduled__kill", -1, 0)
     assert "cancelled" in killed["ErrorMessage"] and "killed by Airflow" in killed["ErrorMessage"]
     assert count(env.target, "Items") == before
+
+
+# --------------------------------------------------------------------------- delete detection and verify (issue 14)
+
+
+def test_delete_detection_through_the_operator_xcom_guard_and_allow_mass_delete(env) -> None:
+    cfg = config(DeleteDetection={"Enabled": True, "RunWith": "Hourly"})
+    sync_op(cfg, "Mass").execute(context("scheduled__mass"))
+    items = count(env.target, "Items")
+    conn = sqlite3.connect(env.source)
+    first = conn.execute("SELECT MIN(IMITM) FROM F4101").fetchone()[0]
+    conn.execute("DELETE FROM F4101 WHERE IMITM = ?", (first,))
+    conn.commit()
+    out = sync_op(cfg, "Hourly").execute(context("scheduled__hourly"))
+    assert out["deleted"] == 1 and count(env.target, "Items") == items - 1
+    assert ledger_rows(env.target)[-1]["RowsDeleted"] == 1
+
+    conn.execute("DELETE FROM F4101")  # a source that returns nothing: refused, not retried
+    conn.commit()
+    conn.close()
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="delete detection would delete"):
+        sync_op(cfg, "Hourly").execute(context("scheduled__empty"))
+    assert count(env.target, "Items") == items - 1
+    out = sync_op(cfg, "Hourly").execute(context("manual__allow", "manual", {"allow_mass_delete": True}))
+    assert out["deleted"] == items - 1 and count(env.target, "Items") == 0
+
+
+def test_verify_operator_returns_the_report_and_fails_when_the_cache_differs(env) -> None:
+    from datasync.airflow.operators import CacheDiffers, VerifyOperator
+
+    cfg = config()
+    sync_op(cfg, "Mass").execute(context("scheduled__mass"))
+    op = VerifyOperator(task_id="verify__Items", config=cfg, table="Items")
+    report = op.execute(context("scheduled__verify"))
+    assert report["equal"] is True and report["source_rows"] == report["target_rows"] == count(env.source, "F4101")
+    conn = sqlite3.connect(env.target)
+    conn.execute('UPDATE "Items" SET "DSC1" = \'changed in the cache\' WHERE "ITM" = (SELECT MIN("ITM") FROM "Items")')
+    conn.commit()
+    itm = conn.execute('SELECT MIN("ITM") FROM "Items"').fetchone()[0]
+    conn.close()
+    with pytest.raises(CacheDiffers, match=rf"1 different values: \({itm}\) \[DSC1\]"):
+        op.execute(context("scheduled__verify2"))

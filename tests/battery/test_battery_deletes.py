@@ -152,3 +152,65 @@ def test_padded_composite_jde_keys_are_matched_exactly(target, tmp_path):
     lot_master(source, [lots[0], lots[2], lots[3]])  # LT1/60001 left branch 10 only
     assert run("Daily").deleted == 1
     assert keys() == sorted([lots[0], lots[2], lots[3]])
+
+
+# --------------------------------------------------------------------------- datasync verify
+
+
+def test_verify_reports_a_missing_an_extra_and_a_changed_row_each_with_its_key(target):
+    from datasync.engine.verify import verify
+
+    cfg, schema, first = prepare(target, n=30, MaxDeletePercent=5)
+    fetcher = MemoryFetcher(cfg.table(TABLE), cfg.source_system("JDE"), None, cfg.batch_size)
+    clean = verify(schema, fetcher.fetch(None), target)
+    assert clean.equal and (clean.source_rows, clean.target_rows, clean.ranges_different) == (30, 30, 0)
+
+    q = target.quote
+    with target.transaction():
+        target.execute(f"DELETE FROM {q(TABLE)} WHERE {q('Id')} = 7")  # missing in the cache
+        target.execute(f"UPDATE {q(TABLE)} SET {q('Name')} = 'edited' WHERE {q('Id')} = 12")  # different
+        target.execute(
+            f"INSERT INTO {q(TABLE)} ({', '.join(q(c) for c in schema.column_names)}) "
+            f"SELECT 999, {q('Site')}, {q('Name')}, {q('Qty')}, {q('Day')}, {q('LastUpdateDT')} "
+            f"FROM {q(TABLE)} WHERE {q('Id')} = 1"
+        )  # extra: deleted in the source
+    report = verify(schema, fetcher.fetch(None), target)
+    assert not report.equal
+    assert (report.source_rows, report.target_rows, report.missing, report.extra, report.different) == (30, 30, 1, 1, 1)
+    assert [d.key for d in report.sample_missing] == [(7, "D10")]
+    assert [d.key for d in report.sample_extra] == [(999, "D10")]
+    assert [(d.key, d.columns) for d in report.sample_different] == [((12, "M30"), ("Name",))]
+    assert report.ranges_different == 1
+    text = "\n".join(report.lines())
+    assert "1 missing in the cache: (7, 'D10')" in text and "(999, 'D10')" in text and "(12, 'M30') [Name]" in text
+
+
+def test_verify_cli_exits_0_when_equal_and_1_with_the_keys_when_not(backend, target, tmp_path, monkeypatch):
+    import json
+    import subprocess
+
+    import yaml
+
+    from battery.test_battery_jde import datasync_cli
+
+    source = tmp_path / "jde.db"
+    lots = [("LT1", 60001, "M30"), ("LT1", 60001, "10"), ("LT2", 60002, "M30")]
+    lot_master(source, lots)
+    raw = {"DataSources": [table_entry("LotMaster", "JdeLotMasterFetcher")]}
+    cfg = parse_config(raw)
+    run_sync(cfg, SyncRequest("LotMaster", "Mass"), target, lambda: SqliteSourceReader(str(source)))
+    path = tmp_path / "datasync.yaml"
+    path.write_text(yaml.safe_dump({"DataSync": raw}))
+    env = {**__import__("os").environ, "DATASYNC_CONFIG": str(path), "AIRFLOW_CONN_DATASYNC_JDE": f"sqlite:///{source}"}
+
+    def verify_cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(datasync_cli() + ["verify", "LotMaster", *args], env=env, capture_output=True, text=True)
+
+    ok = verify_cli()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "LotMaster: equal: source 3 rows, cache 3 rows" in ok.stdout
+    lot_master(source, lots[:2])  # LT2 deleted in JDE, the cache still has it
+    bad = verify_cli("--json")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    report = json.loads(bad.stdout)
+    assert (report["equal"], report["extra"], report["sample_extra"]) == (False, 1, [["LT2", 60002, "M30"]])

@@ -16,8 +16,8 @@ Per enabled table and enabled schedule a DAG ``datasync__{table}__{mass|daily|ho
 - alerts: a Deadline Alert and failure e-mails when recipients are configured.
 
 Plus ``datasync__recovery`` (every CheckInterval; also right after a deploy),
-``datasync__purge`` (daily) and ``datasync__health`` (every CheckInterval, at
-least every 15 minutes).
+``datasync__purge`` (daily), ``datasync__health`` (every CheckInterval, at
+least every 15 minutes) and ``datasync__verify`` (weekly: cache = source).
 
 Bad entries: each table is validated and built on its own. A bad entry is left
 out, the others' DAGs load, and ``config_problems_for_dags`` names the file,
@@ -66,6 +66,8 @@ def sync_dag_id(table: str, sync_type: str) -> str:
 RECOVERY_DAG_ID = f"{DAG_PREFIX}__recovery"
 PURGE_DAG_ID = f"{DAG_PREFIX}__purge"
 HEALTH_DAG_ID = f"{DAG_PREFIX}__health"
+VERIFY_DAG_ID = f"{DAG_PREFIX}__verify"
+VERIFY_INTERVAL = timedelta(days=7)
 
 
 def is_strict() -> bool:
@@ -417,6 +419,32 @@ def build_purge_dag(config: DataSyncConfig) -> Any:
     return dag
 
 
+def build_verify_dag(config: DataSyncConfig) -> Any:
+    """Weekly ``datasync verify`` of every enabled table, one task each in the datasync pool."""
+    from datasync.airflow import alerts
+    from datasync.airflow.operators import VerifyOperator
+
+    dag = _housekeeping_dag(
+        VERIFY_DAG_ID,
+        VERIFY_INTERVAL,
+        "Weekly proof that every cached table equals its source",
+        "### datasync verify\n\nWeekly, one task per enabled table: row counts, the key set and a checksum "
+        "per key range of the converted values, source against cache (`datasync verify TABLE` does the same "
+        "from the CLI). A task fails, not retried, when its table differs; its XCom and log name the counts "
+        "and sample keys (missing, extra, different).",
+    )
+    with dag:
+        for table in config.enabled_tables():
+            VerifyOperator(
+                task_id=f"verify__{table.table_name}",
+                config=config,
+                table=table.table_name,
+                pool=config.pool_name,
+                on_failure_callback=alerts.failure_callback(config, table, f"{table.table_name} verify"),
+            )
+    return dag
+
+
 def health_interval(config: DataSyncConfig) -> timedelta:
     return max(config.check_interval, HEALTH_MIN_INTERVAL)
 
@@ -485,6 +513,7 @@ def build_dags(dag_file: str | Path | None = None, config_path: str | Path | Non
         (RECOVERY_DAG_ID, build_recovery_dag),
         (PURGE_DAG_ID, build_purge_dag),
         (HEALTH_DAG_ID, build_health_dag),
+        (VERIFY_DAG_ID, build_verify_dag),
     ):
         if _wanted(dag_id, only):
             dags[dag_id] = builder(config)

@@ -309,6 +309,36 @@ class PurgeOperator(_DataSyncBase):
         return deleted
 
 
+class CacheDiffers(AirflowFailException):
+    """datasync verify found the cache different from its source (not retried: the report is the finding)."""
+
+
+class VerifyOperator(_DataSyncBase):
+    """``datasync verify`` of one table: counts, key set, values per key range; XCom: the report.
+
+    Fails (not retried) when the cache differs from the source, naming the counts and sample keys.
+    """
+
+    def __init__(self, *, config: DataSyncConfig, table: str, sample: int = 10, **kwargs: Any):
+        kwargs.setdefault("retries", 0)
+        super().__init__(config=config, table=table, sync_type="Verify", **kwargs)
+        self.sample = sample
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from datasync.engine import service
+
+        report = service.verify_table(self.config, self.table, sample=self.sample, connector=HookConnector())
+        for line in report.lines():
+            log.info("%s", line)
+        data = report.as_dict()
+        if not report.equal:
+            ti = context.get("ti")
+            if ti is not None:
+                ti.xcom_push(key="return_value", value=data)
+            raise CacheDiffers("; ".join(report.lines()))
+        return data
+
+
 class CacheUnhealthy(AirflowFailException):
     """The health run's verdict: the cache is Unhealthy (the run fails; the health mail is the alert)."""
 
