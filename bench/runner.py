@@ -2,8 +2,8 @@
 
     python bench/runner.py '<json spec>'
 
-Imports everything the tool needs first, then times only the sync itself
-(``time.perf_counter`` around it) and prints one line ``RESULT {json}``:
+Imports everything the tool needs first, then times the sync itself
+(``time.perf_counter`` around it: the in-process figure; bench/run.py times the whole process) and prints one line ``RESULT {json}``:
 seconds, rows written, the tool's own view of what it did, and this process's
 peak RSS (VmHWM); the parent watches the same figure for every tool it starts.
 """
@@ -44,7 +44,7 @@ def datasync_config(spec: dict[str, Any]) -> dict[str, Any]:
             {
                 "TableName": spec.get("table", BENCH_TABLE),
                 "SourceSystem": "JDE",
-                "FetcherTypeName": "JdeLotUsageFetcher",
+                "FetcherTypeName": spec.get("fetcher", "JdeLotUsageFetcher"),
                 "MassConfig": mass,
                 "DailyConfig": {"Enabled": True, "IntervalMinutes": 1440},
                 "HourlyConfig": {"Enabled": False},  # schedules are on unless turned off (the seed's default)
@@ -110,10 +110,10 @@ def run_dlt(spec: dict[str, Any]) -> None:
 
     resource = sql_table(
         credentials=f"sqlite:///{spec['source']}",
-        table="F4111",
+        table=spec.get("source_table", "F4111"),
         backend="pyarrow",
-        incremental=dlt.sources.incremental("ILCRDJ"),
-        primary_key="ILUKID",
+        incremental=dlt.sources.incremental(spec.get("cursor", "ILCRDJ")),
+        primary_key=spec.get("primary_key", "ILUKID"),
     )
     pipeline = dlt.pipeline(
         pipeline_name="datasync_bench",
@@ -126,7 +126,7 @@ def run_dlt(spec: dict[str, Any]) -> None:
     pipeline.run(resource, write_disposition=disposition)
     seconds = time.perf_counter() - started
     counts = pipeline.last_trace.last_normalize_info.row_counts
-    _report(seconds=seconds, rows=int(counts.get("f4111", 0)))
+    _report(seconds=seconds, rows=int(counts.get(spec.get("source_table", "F4111").lower(), 0)))
 
 
 TOOLS = {"datasync": run_datasync, "dlt": run_dlt}
