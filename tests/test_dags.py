@@ -401,25 +401,26 @@ def test_dag_test_mass_then_hourly_into_sqlite(tmp_path: Path) -> None:
 def test_dag_test_priority_gate_skips_hourly_while_daily_is_due(tmp_path: Path) -> None:
     from airflow_harness import dag_test
 
-    env, _, target = _e2e_env(tmp_path, [entry("Item_Curr", "JdeItemFetcher")])
+    # no Mass schedule and nothing synced yet: the Daily is due, so a scheduled Hourly yields to it
+    # (a Mass would satisfy both, DESIGN §6)
+    no_mass = {"Enabled": False, "IntervalMinutes": 10080}
+    env, _, target = _e2e_env(tmp_path, [entry("Item_Curr", "JdeItemFetcher", MassConfig=no_mass)])
     out = dag_test(
         env,
         [
-            {"dag_id": "datasync__Item_Curr__mass"},
             {"dag_id": "datasync__Item_Curr__hourly"},
             {"dag_id": "datasync__Item_Curr__hourly", "conf": {"full_refresh": True}},
         ],
         DAGS,
     )
-    mass, skipped, forced = out["steps"]
-    assert mass["tasks"] == {"sync": "success"}
+    skipped, forced = out["steps"]
     assert skipped["state"] == "success" and skipped["tasks"] == {"priority_gate": "skipped", "sync": "skipped"}
     assert skipped["xcom"] == {}
     assert forced["tasks"] == {"priority_gate": "success", "sync": "success"}
     assert forced["xcom"]["priority_gate"] == "Item_Curr: manual run with full_refresh; the priority gate lets it pass"
     assert forced["xcom"]["sync"]["minimum_dt"] is None
     ledger = _query(target, 'SELECT "UpdateType", "RunId", "MinimumDT" FROM "DataUpdate" ORDER BY "DataUpdateID"')
-    assert ledger == [("Mass", mass["run_id"], None), ("Hourly", forced["run_id"], None)]  # the skipped run wrote nothing
+    assert ledger == [("Hourly", forced["run_id"], None)]  # the skipped run wrote nothing
 
 
 # --------------------------------------------------------------------------- init-airflow

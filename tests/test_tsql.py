@@ -372,6 +372,7 @@ def ledger_statements() -> list[Sent]:
     ledger.recent("WorkOrder_Curr", limit=5)
     ledger.since(datetime(2024, 3, 1, tzinfo=timezone.utc))
     ledger.latest()
+    ledger.schedule_facts()
     ledger.purge(30)
     fresh, rec2 = make_target()
     rec2.sent.clear()

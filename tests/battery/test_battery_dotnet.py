@@ -53,11 +53,12 @@ NOW_LOCAL = datetime.now(timezone.utc).astimezone(ZONE).replace(tzinfo=None, mic
 
 #: (table, type, started this long ago, NumberRecords, WasSuccessful), in the .NET service's local time
 HISTORY = [
-    # Orders: everything fresh by the old history (read as UTC, the 30-minute-old Hourly would look hours old)
+    # Orders: everything fresh by the old history (read as UTC, the 20-minute-old Hourly would look hours old;
+    # less than half an interval: not due on any slot, DESIGN §6)
     ("Orders", "Mass", timedelta(days=2), 20, 1),
     ("Orders", "Daily", timedelta(hours=3), 5, 1),
     ("Orders", "Hourly", timedelta(hours=2), -1, 0),
-    ("Orders", "Hourly", timedelta(minutes=30), 2, 1),
+    ("Orders", "Hourly", timedelta(minutes=20), 2, 1),
     # Lots: the last Mass is 8 days old (interval 7 days); a Mass left at -2 by the stopped service
     ("Lots", "Mass", timedelta(days=8), 20, 1),
     ("Lots", "Mass", timedelta(hours=1), -2, 0),

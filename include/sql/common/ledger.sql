@@ -97,6 +97,25 @@ WHERE {{ "DataUpdateID" | q }} IN (
 ORDER BY {{ "DataUpdateID" | q }}
 {% endmacro %}
 
+{# The schedule's facts in one read (datasync.engine.schedule): each table's and type's last
+   success, every running row, and the failures after the last success of their type. #}
+{% macro schedule_facts() %}
+SELECT {{ "d" | q }}.{{ "TableName" | q }}, {{ "d" | q }}.{{ "UpdateType" | q }}, {{ "d" | q }}.{{ "StartDT" | q }}, {{ "d" | q }}.{{ "NumberRecords" | q }}, {{ "d" | q }}.{{ "WasSuccessful" | q }}
+FROM {{ "DataUpdate" | q }} {{ "d" | q }}
+WHERE {{ "d" | q }}.{{ "NumberRecords" | q }} = {{ IN_PROGRESS }}
+   OR {{ "d" | q }}.{{ "DataUpdateID" | q }} IN (
+       SELECT MAX({{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }}
+       WHERE {{ "WasSuccessful" | q }} = 1
+       GROUP BY {{ "TableName" | q }}, {{ "UpdateType" | q }}
+   )
+   OR ({{ "d" | q }}.{{ "NumberRecords" | q }} = {{ FAILED }} AND {{ "d" | q }}.{{ "DataUpdateID" | q }} > COALESCE((
+       SELECT MAX({{ "s" | q }}.{{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }} {{ "s" | q }}
+       WHERE {{ "s" | q }}.{{ "TableName" | q }} = {{ "d" | q }}.{{ "TableName" | q }} AND {{ "s" | q }}.{{ "UpdateType" | q }} = {{ "d" | q }}.{{ "UpdateType" | q }}
+         AND {{ "s" | q }}.{{ "WasSuccessful" | q }} = 1
+   ), 0))
+ORDER BY {{ "d" | q }}.{{ "DataUpdateID" | q }}
+{% endmacro %}
+
 {% macro purge() %}
 DELETE FROM {{ "DataUpdate" | q }}
 WHERE {{ "StartDT" | q }} < {{ p('cutoff') }}

@@ -31,6 +31,8 @@ def print_outcomes(outcomes: Iterable[Any], out: Console) -> bool:
                 f"{r.updated:>8,} updated  {r.seconds:6.2f} s",
                 highlight=False,
             )
+        elif getattr(o, "skipped", None):
+            out.print(f"[yellow]skipped:[/yellow] {o.skipped}", highlight=False)
         else:
             failed = True
             out.print(f"[red]{o.table} {o.sync_type} failed:[/red] {o.error}", highlight=False)

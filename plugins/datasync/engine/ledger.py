@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from datasync.core.times import utcnow
 from datasync.core.types import LedgerState, SyncType
 from datasync.engine import ledger_upgrade
+from datasync.engine.schedule import TableFacts, facts_from_rows
 from datasync.targets.base import Target
 
 MAX_ERROR_LENGTH = 4000
@@ -142,6 +143,14 @@ class Ledger:
     def latest(self) -> list[LedgerRow]:
         """In one statement: each table's and type's last success, last finished run, last failure, and running rows."""
         return [self._row(r) for r in self.target.fetch("ledger", "latest")]
+
+    def schedule_facts(self) -> dict[str, TableFacts]:
+        """Per table (lower-cased name): last success per type, running syncs, failures since (one read)."""
+        t = self.target.to_datetime
+        return facts_from_rows(
+            (table, _type_name(kind), t(start), int(records), bool(ok))
+            for table, kind, start, records, ok in self.target.fetch("ledger", "schedule_facts")
+        )
 
     def purge(self, retention_days: int) -> int:
         cutoff = utcnow() - timedelta(days=retention_days)

@@ -26,7 +26,8 @@ from datasync.engine.columnmap import renamed, target_schema
 from datasync.engine.dbcheck import check_target
 from datasync.engine.ledger import Ledger
 from datasync.engine.postprocessors import post_processor
-from datasync.engine.schedule import GateDecision, due_syncs, priority_gate
+from datasync.engine import dispatch
+from datasync.engine.schedule import GateDecision, TableFacts, priority_gate
 from datasync.engine.verify import VerifyReport, verify
 from datasync.engine.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
 from datasync.targets.base import Target
@@ -125,7 +126,8 @@ def gate(
     with target_session(config, target, connector) as t:
         ledger = Ledger(t)
         ledger.ensure(config.ledger_zone)
-        return priority_gate(ds, sync_type, ledger.last_success(ds.table_name), ledger.running_types(ds.table_name), utcnow())
+        facts = ledger.schedule_facts().get(ds.table_name.lower(), TableFacts())
+        return priority_gate(config, ds, sync_type, facts, utcnow())
 
 
 def recover(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> dict[str, int]:
@@ -165,32 +167,35 @@ class DueOutcome:
     sync_type: str
     result: SyncResult | None
     error: str | None
+    skipped: str | None = None  # why it did not run (the table was busy)
 
 
 def run_due(
     config: DataSyncConfig, run_id: str | None = None, now: datetime | None = None, connector: Connector | None = None
 ) -> list[DueOutcome]:
-    """Run every due sync, highest priority first, at most MaxDegreeOfParallelism at once.
+    """One cycle of the seed's loop: for each table its highest due type (datasync.engine.dispatch),
+    highest priority first, at most MaxDegreeOfParallelism at once.
 
-    Each sync opens its own target connection: parallel syncs share nothing.
+    Each sync opens its own target connection: parallel syncs share nothing. A
+    table found busy (its lock held by a sync that started meanwhile) is skipped,
+    not failed.
     """
     with target_session(config, connector=connector) as t:
         ledger = Ledger(t)
         ledger.ensure(config.ledger_zone)
-        facts = {
-            ds.table_name: (ledger.last_success(ds.table_name), ledger.running_types(ds.table_name))
-            for ds in config.enabled_tables()
-        }
-    due = due_syncs(config, facts, now or utcnow())
+        due = dispatch.runs(config, ledger, now or utcnow())
 
-    def one(pair: tuple) -> DueOutcome:
-        ds, sync_type = pair
+    def one(decision: dispatch.Decision) -> DueOutcome:
+        table, sync_type = decision.table, str(decision.sync_type)
+        log.info("%s", decision.reason)
         try:
-            result = sync_table(config, SyncRequest(ds.table_name, sync_type, run_id=run_id), connector=connector)
-            return DueOutcome(ds.table_name, sync_type, result, None)
+            result = sync_table(config, SyncRequest(table, sync_type, run_id=run_id), connector=connector)
+            return DueOutcome(table, sync_type, result, None)
+        except TableLockTimeout as exc:
+            return DueOutcome(table, sync_type, None, None, skipped=f"{table}: busy ({exc}); {sync_type} skipped")
         except Exception as exc:  # noqa: BLE001 - one table's failure must not stop the others
             # the engine logged "Sync failed" with the error, in the sync's log scope
-            return DueOutcome(ds.table_name, sync_type, None, f"{type(exc).__name__}: {exc}")
+            return DueOutcome(table, sync_type, None, f"{type(exc).__name__}: {exc}")
 
     with ThreadPoolExecutor(max_workers=config.max_degree_of_parallelism) as pool:
         return list(pool.map(one, due))
