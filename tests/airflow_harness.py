@@ -263,7 +263,10 @@ for step in steps:
     with create_session() as session:
         rows = session.scalars(XComModel.get_many(run_id=dr.run_id, dag_ids=dag.dag_id, key="return_value")).all()
         xcom = {{row.task_id: XComModel.deserialize_value(row) for row in rows}}
-    results.append({{"dag_id": dag.dag_id, "run_id": dr.run_id, "state": str(getattr(dr.state, "value", dr.state)), "tasks": states, "xcom": xcom}})
+        from airflow.models.dagrun import DagRun
+        run = session.query(DagRun).filter(DagRun.dag_id == dag.dag_id, DagRun.run_id == dr.run_id).one()
+        notes = {{"run": run.note, **{{ti.task_id: ti.note for ti in run.get_task_instances(session=session)}}}}
+    results.append({{"dag_id": dag.dag_id, "run_id": dr.run_id, "state": str(getattr(dr.state, "value", dr.state)), "tasks": states, "xcom": xcom, "notes": notes}})
 print("RESULT:" + json.dumps({{"bag_errors": bag.import_errors, "steps": results}}, default=str))
 """
 
@@ -271,7 +274,8 @@ print("RESULT:" + json.dumps({{"bag_errors": bag.import_errors, "steps": results
 def dag_test(env: dict[str, str], steps: list[dict[str, Any]], dags_folder: Path, timeout: float = 600) -> dict[str, Any]:
     """Run ``dag.test()`` for each step in one fresh interpreter; steps: {dag_id, conf} or {touch, pct}.
 
-    Each DAG step returns dag_id, run_id, state, tasks {task_id: state} and xcom {task_id: return value}.
+    Each DAG step returns dag_id, run_id, state, tasks {task_id: state}, xcom {task_id: return value}
+    and notes {"run": the run's note, task_id: the task's note}.
     """
     code = DAG_TEST_SCRIPT.format(tests=str(TESTS), steps=json.dumps(steps), dags=str(dags_folder))
     return run_python(code, env, timeout=timeout)

@@ -101,6 +101,10 @@ def test_health_mails_once_per_change_with_per_table_data(tmp_path: Path, smtp: 
     mass, first, second = dag_test(env, steps, DAGS)["steps"]
     assert mass["state"] == "success"
     assert first["tasks"] == {"health": "success"} and second["tasks"] == {"health": "success"}
+    # the green run says Degraded in its notes (the plugin's listener copies the verdict)
+    assert first["notes"]["run"] == first["notes"]["health"]
+    assert first["notes"]["health"].startswith("**datasync health: Degraded** — Some tables are overdue: Lots")
+    assert "- Lots: Mass: never synced successfully" in first["notes"]["health"]
     report = first["xcom"]["health"]
     assert report["status"] == "Degraded"
     assert (report["Items_Status"], report["Lots_Status"]) == ("Healthy", "Degraded")
@@ -149,6 +153,7 @@ def test_health_run_fails_when_unhealthy_and_mails_once(tmp_path: Path, smtp: Sm
     assert report["status"] == "Unhealthy" and report["Items_Status"] == "Healthy"  # Mass covers Daily/Hourly
     assert report["Events_Status"] == "Unhealthy" and report["description"].endswith(": Events")
     assert report["mailed"] == ["ops@example.com"] and second["xcom"]["health"]["mailed"] == []
+    assert first["notes"]["health"].startswith("**datasync health: Unhealthy**")
     assert len(smtp.matching("cache Unhealthy")) == 1
     assert smtp.matching("datasync health failed") == []  # the verdict is alerted by the health mail only
     assert len(smtp.matching("Events Mass sync failed")) == 1

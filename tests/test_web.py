@@ -43,14 +43,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
+            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__PARALLELISM="2",
         )
         migrate(env)
-        proc = start_process("api-server", ["api-server"], env, work / "logs")
+        procs = {"api-server": start_process("api-server", ["api-server"], env, work / "logs")}
         try:
             wait_for(lambda: api_healthy(port), 180, what="the api-server")
-            yield SimpleNamespace(base=f"http://127.0.0.1:{port}", cache=cache, logs=work / "logs")
+            yield SimpleNamespace(base=f"http://127.0.0.1:{port}", cache=cache, logs=work / "logs", env=env, procs=procs)
         finally:
-            stop_processes({"api-server": proc})
+            stop_processes(procs)
 
 
 def set_ledger(cache: Path, rows: list[tuple[str, str, timedelta, bool, str | None, int]]) -> None:
@@ -179,3 +181,38 @@ def test_page_opened_from_the_navigation(server: SimpleNamespace, tmp_path: Path
     if os.environ.get("DATASYNC_SCREENSHOTS"):  # keep them (docs/images is refreshed from here)
         shutil.copy(shot, Path(os.environ["DATASYNC_SCREENSHOTS"]) / shot.name)
     assert shot.stat().st_size > 20_000
+
+
+def api(server: SimpleNamespace, method: str, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        f"{server.base}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token(server.base)}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+@pytest.mark.slow
+def test_health_runs_under_the_scheduler_fail_when_unhealthy_and_carry_the_verdict_as_note(server: SimpleNamespace) -> None:
+    """A real scheduler: the health run is green with a Degraded note, red with an Unhealthy one."""
+    for name in ("scheduler", "dag-processor"):
+        server.procs[name] = start_process(name, [name], server.env, server.logs)
+    wait_for(lambda: get(f"{server.base}/api/v2/dags/datasync__health", token(server.base))[0] == 200, 180, 2, "the health DAG")
+
+    def finished(run_id: str) -> dict[str, Any] | None:
+        run = api(server, "GET", f"/api/v2/dags/datasync__health/dagRuns/{run_id}")
+        return run if run["state"] in ("success", "failed") else None
+
+    outcomes = {}
+    for label, rows in (("degraded", DEGRADED), ("unhealthy", UNHEALTHY)):
+        set_ledger(server.cache, rows)
+        run_id = api(server, "POST", "/api/v2/dags/datasync__health/dagRuns", {"logical_date": None})["dag_run_id"]
+        run = wait_for(lambda: finished(run_id), 240, 2, f"the {label} health run")
+        ti = api(server, "GET", f"/api/v2/dags/datasync__health/dagRuns/{run_id}/taskInstances/health")
+        outcomes[label] = (run["state"], run["note"], ti["state"], ti["note"])
+    state, note, ti_state, ti_note = outcomes["degraded"]
+    assert (state, ti_state) == ("success", "success")
+    assert note == ti_note and note.startswith("**datasync health: Degraded** — Some tables are overdue: Lots")
+    state, note, ti_state, ti_note = outcomes["unhealthy"]
+    assert (state, ti_state) == ("failed", "failed")
+    assert note == ti_note and note.startswith("**datasync health: Unhealthy**") and "bad julian" in note

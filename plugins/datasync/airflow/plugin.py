@@ -13,11 +13,14 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from datasync.airflow import listeners as health_listeners
+
 URL_PREFIX = "/datasync"
 
 
 class DataSyncPlugin(AirflowPlugin):
     name = "datasync"
+    listeners = [health_listeners]  # the health run's verdict as its note
     external_views = [
         {
             "name": "DataSync",
