@@ -74,7 +74,7 @@ def test_the_guard_refuses_half_the_table_then_allow_mass_delete_lets_one_run_th
     with pytest.raises(MassDeleteRefused) as refused:
         sync(cfg, target, TABLE, "Daily", full_refresh=True)
     message = str(refused.value)
-    assert "table Items: delete detection would delete 50 of 100 rows (50.0%)" in message
+    assert "table Items: delete detection would delete 50 of 100 rows (50.0%)" in message and "First keys: (2, " in message
     assert "MaxDeletePercent 5%" in message and "nothing was deleted" in message and "allow_mass_delete" in message
     assert contents(target, schema) == before
     last = ledger_rows(target, TABLE)[-1]
@@ -85,6 +85,18 @@ def test_the_guard_refuses_half_the_table_then_allow_mass_delete_lets_one_run_th
     assert result.deleted == 50
     assert contents(target, schema) == expected(dedupe_source(first[::2], schema), schema)
     assert ledger_rows(target, TABLE)[-1].rows_deleted == 50
+
+
+def test_the_guard_also_holds_when_new_source_keys_hide_the_deletes_in_the_key_count(target):
+    """More keys in the source than in the cache, yet half the cache gone: the delete itself is refused, rolled back."""
+    cfg, schema, first = prepare(target)
+    before = contents(target, schema)
+    unseen = [row(1000 + i, age_h=24 * 30) for i in range(60)]  # outside the Daily window: never merged
+    MemoryFetcher.sources[TABLE] = first[::2] + unseen
+    with pytest.raises(MassDeleteRefused, match=r"would delete at least 50 of 100 rows \(50.0%\)"):
+        sync(cfg, target, TABLE, "Daily")
+    assert contents(target, schema) == before
+    assert ledger_rows(target, TABLE)[-1].number_records == -1
 
 
 def test_an_empty_source_never_empties_the_cache(target):

@@ -38,12 +38,14 @@ WHERE {{ "k" | q }}.{{ s.primary_key[0] | q }} IS NULL
 ORDER BY {{ merge.collist(s.primary_key, q("t") ~ ".") }}
 {% endmacro %}
 
-{# One batch: the rows deleted, as one named result column (pymssql drops unnamed ones). #}
+{# One batch: the rows deleted, as one named result column (pymssql drops unnamed ones). The loop
+   stops once past p('limit') (the guard's bound; -1: no bound): the caller then refuses and rolls
+   back, so a refused delete never writes more than MaxDeletePercent of the table to the log. #}
 {% macro delete_missing(s, keys) %}
 SET NOCOUNT ON;
 DECLARE @deleted BIGINT = 0;
 DECLARE @batch BIGINT = 1;
-WHILE @batch > 0
+WHILE @batch > 0 AND ({{ p('limit') }} < 0 OR @deleted <= {{ p('limit') }})
 BEGIN
     DELETE TOP ({{ p('batch_size') }}) {{ "t" | q }}
     FROM {{ s.name | q }} AS {{ "t" | q }}

@@ -56,7 +56,7 @@ def load_keys(target: Target, schema: TableSchema, keys: str, batches: Iterable[
             continue
         if batch.schema.names != names:
             batch = batch.rename_columns(names)
-        target.bulk_load(keys, keys_schema, batch, temp=True)
+        target.load_key_batch(keys_schema, keys, batch)
         count += batch.num_rows
     target.index_key_staging(keys_schema, keys)
     return count
@@ -70,29 +70,53 @@ def delete_missing(
     max_percent: float,
     allow_mass_delete: bool,
 ) -> int:
-    """Inside the sync's transaction: delete the rows the source no longer has, or refuse (guard)."""
+    """Inside the sync's transaction: delete the rows the source no longer has, or refuse (guard).
+
+    One anti-join in the usual case: the delete itself, whose count the guard then checks (a
+    refusal raises, and the transaction rolls the delete back). When the source's key count alone
+    shows the guard must refuse (an empty source, an outage), the rows are counted and sampled
+    for the message and nothing is deleted at all.
+    """
     total = target.count_rows(schema)
-    missing = target.count_missing(schema, keys) if total else 0
-    if not missing:
+    if not total:
         return 0
-    percent = 100.0 * missing / total
+    allowed = int(total * max_percent / 100)
     empty_source = source_keys == 0
-    if (empty_source or percent > max_percent) and not allow_mass_delete:
-        sample = ", ".join(_key_text(r) for r in target.sample_missing(schema, keys, SAMPLE_KEYS))
-        reason = (
-            "the source returned no rows at all" if empty_source else f"more than MaxDeletePercent {max_percent:g}%"
-        )
-        raise MassDeleteRefused(
-            f"table {schema.name}: delete detection would delete {missing} of {total} rows ({percent:.1f}%): "
-            f"{reason}; nothing was deleted. First keys: {sample}. If the source really lost these rows, "
-            "trigger one run with allow_mass_delete"
-        )
-    if allow_mass_delete and (empty_source or percent > max_percent):
-        log.warning("%s: allow_mass_delete: deleting %d of %d rows (%.1f%%)", schema.name, missing, total, percent)
-    deleted = target.delete_missing(schema, keys)
+    if not allow_mass_delete and (empty_source or total - source_keys > allowed):
+        missing = target.count_missing(schema, keys)
+        if empty_source or missing > allowed:
+            sample = target.sample_missing(schema, keys, SAMPLE_KEYS)
+            raise _refusal(schema, missing, total, max_percent, empty_source, sample, exact=True)
+    deleted = target.delete_missing(schema, keys, None if allow_mass_delete else allowed)
+    if deleted > allowed and not allow_mass_delete:
+        raise _refusal(schema, deleted, total, max_percent, False, [], exact=False)  # rolls the delete back
     checkpoint(DELETE_POINT)
-    log.info("%s: deleted %d row(s) the source no longer has (%.2f%% of %d)", schema.name, deleted, percent, total)
+    percent = 100.0 * deleted / total
+    if deleted > allowed or (empty_source and deleted):
+        log.warning("%s: allow_mass_delete: deleted %d of %d rows (%.1f%%)", schema.name, deleted, total, percent)
+    elif deleted:
+        log.info("%s: deleted %d row(s) the source no longer has (%.2f%% of %d)", schema.name, deleted, percent, total)
     return deleted
+
+
+def _refusal(
+    schema: TableSchema,
+    missing: int,
+    total: int,
+    max_percent: float,
+    empty_source: bool,
+    sample: list[tuple],
+    exact: bool,
+) -> MassDeleteRefused:
+    """``exact``: ``missing`` is the count (else a batched delete stopped past the bound: at least that many)."""
+    percent = 100.0 * missing / total
+    reason = "the source returned no rows at all" if empty_source else f"more than MaxDeletePercent {max_percent:g}%"
+    keys = f" First keys: {', '.join(_key_text(r) for r in sample)}." if sample else ""
+    return MassDeleteRefused(
+        f"table {schema.name}: delete detection would delete {'' if exact else 'at least '}"
+        f"{missing} of {total} rows ({percent:.1f}%): {reason}; nothing was deleted.{keys} "
+        "If the source really lost these rows, trigger one run with allow_mass_delete"
+    )
 
 
 def _key_text(row: tuple) -> str:

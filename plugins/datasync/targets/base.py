@@ -348,6 +348,10 @@ class Target(ABC):
         """The session temp table the key scan fills (``keys_schema``: TableSchema.keys_only())."""
         self.run("deletes", "create_keys", s=keys_schema, keys=keys, types=self.column_types(keys_schema))
 
+    def load_key_batch(self, keys_schema: TableSchema, keys: str, batch: pa.RecordBatch) -> None:
+        """Append a batch of the key scan to the key table (the dialect's bulk load)."""
+        self.bulk_load(keys, keys_schema, batch, temp=True)
+
     def index_key_staging(self, keys_schema: TableSchema, keys: str) -> None:
         """Index the loaded keys (after the load: one sort instead of index maintenance per row)."""
         self.run_statements("deletes", "index_keys", s=keys_schema, keys=keys)
@@ -362,8 +366,12 @@ class Target(ABC):
     def sample_missing(self, schema: TableSchema, keys: str, limit: int = 5) -> list[tuple]:
         return self.fetch("deletes", "sample_missing", s=schema, keys=keys, limit=limit)
 
-    def delete_missing(self, schema: TableSchema, keys: str) -> int:
-        """Delete the rows whose key the source no longer has; inside the caller's transaction."""
+    def delete_missing(self, schema: TableSchema, keys: str, limit: int | None = None) -> int:
+        """Delete the rows whose key the source no longer has, inside the caller's transaction; the count.
+
+        ``limit``: the guard's bound; a dialect that deletes in batches may stop once past it
+        (the caller then refuses and rolls back). One set-based statement here.
+        """
         return self.run("deletes", "delete_missing", s=schema, keys=keys)
 
     # ------------------------------------------------------------------ errors

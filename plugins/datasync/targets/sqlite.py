@@ -9,6 +9,7 @@ tables, so loading them does not hold the database's write lock.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 import tempfile
@@ -35,6 +36,7 @@ from datasync.targets.errors import duplicate_key_error
 
 _TYPES = {"string": "TEXT", "int": "INTEGER", "float": "REAL", "date": "TEXT", "datetime": "TEXT"}
 BUSY_TIMEOUT_MS = 60_000
+KEY_JSON_ROWS = 100_000  # delete detection: keys per json_each statement
 
 
 def connect_sqlite(path: str) -> sqlite3.Connection:
@@ -275,6 +277,17 @@ class SqliteTarget(Target):
             f"table {schema.name}, key column(s) {', '.join(schema.primary_key)}: {where}; "
             f"a Mass load needs unique keys (target said: {exc})"
         )
+
+    def load_key_batch(self, keys_schema: TableSchema, keys: str, batch: pa.RecordBatch) -> None:
+        """Integer and string keys go as JSON arrays through json_each, KEY_JSON_ROWS per statement."""
+        if any(c.kind not in ("int", "string") for c in keys_schema.columns):
+            return super().load_key_batch(keys_schema, keys, batch)
+        sql = self.render("deletes", "insert_keys_json", s=keys_schema, keys=keys)
+        for start in range(0, batch.num_rows, KEY_JSON_ROWS):
+            chunk = batch.slice(start, KEY_JSON_ROWS)
+            columns = [col.to_pylist() for col in chunk.columns]
+            values = columns[0] if len(columns) == 1 else [list(r) for r in zip(*columns)]
+            self.conn.execute(sql, {"keys": json.dumps(values, ensure_ascii=False)})
 
     def merge(self, schema: TableSchema, staging: str, dedup: str) -> MergeCounts:
         """SQLite has no MERGE: count first (we hold the lock and the write transaction), then upsert."""

@@ -180,9 +180,10 @@ class MssqlTarget(Target):
         self.staging_names(table, operation_id)  # the same checks of table and operation id
         return super().key_staging_name(table, operation_id)
 
-    def delete_missing(self, schema: TableSchema, keys: str) -> int:
-        """DELETE TOP (n) batches in one T-SQL batch; the count comes back as its result."""
-        rows = self.fetch("deletes", "delete_missing", {"batch_size": self.delete_batch_size}, s=schema, keys=keys)
+    def delete_missing(self, schema: TableSchema, keys: str, limit: int | None = None) -> int:
+        """DELETE TOP (n) batches in one T-SQL batch, stopping once past ``limit``; the count is its result."""
+        params = {"batch_size": self.delete_batch_size, "limit": -1 if limit is None else limit}
+        rows = self.fetch("deletes", "delete_missing", params, s=schema, keys=keys)
         return int(rows[-1][0]) if rows else 0
 
     def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
