@@ -99,6 +99,21 @@ def test_the_guard_also_holds_when_new_source_keys_hide_the_deletes_in_the_key_c
     assert ledger_rows(target, TABLE)[-1].number_records == -1
 
 
+def test_its_own_interval_detects_with_the_first_sync_once_the_interval_is_over(target):
+    cfg = make_config(table_entry(TABLE, DeleteDetection={"Enabled": True, "IntervalMinutes": 360}))
+    schema = memory_schema(TABLE, cfg)
+    first = initial_rows(100)
+    MemoryFetcher.sources[TABLE] = first
+    mass = sync(cfg, target, TABLE, "Mass")  # Mass with PrepurgeData reloads the table: no detection
+    assert mass.deleted is None
+    MemoryFetcher.sources[TABLE] = first[1:]
+    assert sync(cfg, target, TABLE, "Hourly").deleted == 1  # never detected before: due
+    MemoryFetcher.sources[TABLE] = first[2:]
+    assert sync(cfg, target, TABLE, "Daily").deleted is None  # 6 h have not passed
+    assert [r.rows_deleted for r in ledger_rows(target, TABLE)] == [None, 1, None]
+    assert len(contents(target, schema)) == 99
+
+
 def test_an_empty_source_never_empties_the_cache(target):
     cfg, schema, _ = prepare(target, MaxDeletePercent=100)  # even with the percentage guard off
     before = contents(target, schema)
