@@ -194,12 +194,18 @@ def test_every_log_line_of_a_sync_carries_the_scope(cfg: Any) -> None:
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    # an in-process CLI test (typer's runner) leaves the "datasync" logger at WARNING
+    packages = {name: logging.getLogger(name).level for name in ("datasync", "datasync_test")}
+    for name in packages:
+        logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         result = service.sync_table(cfg, SyncRequest("Item_Curr", "Mass"))
         logging.getLogger("datasync.engine").info("after the sync")
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+        for name, level in packages.items():
+            logging.getLogger(name).setLevel(level)
     during = handler.records[:-1]
     loggers = {r.name for r in during}
     # lines from the engine, the target, the fetcher (in the prefetch thread) and the post-processor
