@@ -17,6 +17,11 @@ CREATE TEMP TABLE {{ staging | q }} (
 COPY {{ table | q }} ({{ collist(cols) }}) FROM STDIN WITH (FORMAT csv)
 {% endmacro %}
 
+{# datasync verify: the whole table out as CSV (the reverse of copy_csv), parsed by Arrow. #}
+{% macro copy_out_csv(s) %}
+COPY {{ s.name | q }} ({{ collist(s.column_names) }}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)
+{% endmacro %}
+
 {% macro dedupe(s, staging, dedup) %}
 CREATE TEMP TABLE {{ dedup | q }} AS
 {{ common.latest_per_key(s, staging | q, "__datasync_seq" | q) }}

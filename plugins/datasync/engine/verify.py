@@ -32,6 +32,7 @@ from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import Target
 
 RANGE_ROWS = 10_000
+READ_CHUNK_ROWS = 50_000
 _NULL = "\x00"  # a NULL's text: no converted value is a lone NUL
 _SEP = "\x1f"
 _SOURCE, _TARGET = "__source_row", "__target_row"
@@ -133,13 +134,29 @@ def verify(
     )
 
 
-def read_target(target: Target, schema: TableSchema) -> pa.Table:
-    """The cached table typed by ``schema`` (each dialect's stored form brought back to the value)."""
-    rows = target.fetch("verify", "select_rows", s=schema)
-    arrays = []
-    for i, column in enumerate(schema.columns):
-        arrays.append(pa.array([typed(r[i], column) for r in rows], type=column.arrow_type))
-    return pa.Table.from_arrays(arrays, schema=schema.arrow_schema())
+def read_target(target: Target, schema: TableSchema, chunk_rows: int = READ_CHUNK_ROWS) -> pa.Table:
+    """The cached table typed by ``schema`` (each dialect's stored form brought back to the value).
+
+    The dialect's bulk way out when it has one (PostgreSQL: COPY to CSV), else the rows in chunks.
+    """
+    bulk = target.read_table(schema)
+    if bulk is not None:
+        return bulk
+    arrow_schema = schema.arrow_schema()
+    batches = []
+    for rows in target.query_chunks(target.render("verify", "select_rows", s=schema), chunk_rows):
+        columns = list(zip(*rows))
+        arrays = [_typed_array(list(values), column) for values, column in zip(columns, schema.columns)]
+        batches.append(pa.RecordBatch.from_arrays(arrays, schema=arrow_schema))
+    return pa.Table.from_batches(batches, schema=arrow_schema)
+
+
+def _typed_array(values: list[Any], column: Column) -> pa.Array:
+    """Values as delivered when the driver typed them (PostgreSQL, SQL Server), else converted one by one."""
+    try:
+        return pa.array(values, type=column.arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([typed(v, column) for v in values], type=column.arrow_type)
 
 
 def typed(value: Any, column: Column) -> Any:
@@ -197,9 +214,9 @@ def _changed(
     sample = _keys(joined, keys, mask, limit)
     if not sample:
         return []
-    wanted = {d.key for d in sample}
+    wanted = pa.table({k: [d.key[i] for d in sample] for i, k in enumerate(keys)}).cast(source.select(keys).schema)
     by_key = [
-        {tuple(r[k] for k in keys): r for r in side.to_pylist() if tuple(r[k] for k in keys) in wanted}
+        {tuple(r[k] for k in keys): r for r in side.join(wanted, keys=keys, join_type="inner").to_pylist()}
         for side in (source, cached)
     ]
     out = []

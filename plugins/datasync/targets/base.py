@@ -127,6 +127,20 @@ class Target(ABC):
         else:
             cur.execute(sql)
 
+    def query_chunks(self, sql: str, size: int, params: dict[str, Any] | None = None) -> Iterator[list[tuple]]:
+        """A query's rows, ``size`` at a time (the driver's fetchmany): a big read never holds every row as tuples."""
+        with self._cursor() as cur:
+            self._send(cur, sql, params)
+            while True:
+                rows = cur.fetchmany(size)
+                if not rows:
+                    return
+                yield [tuple(r) for r in rows]
+
+    def read_table(self, schema: TableSchema) -> pa.Table | None:
+        """The whole table as Arrow in ``schema``'s types, where the dialect has a bulk way out; else None."""
+        return None
+
     def execute_many(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:
         """Run one statement once per parameter set (the driver's executemany)."""
         if not rows:

@@ -185,6 +185,31 @@ class PostgresTarget(Target):
                 pacsv.write_csv(batch.slice(start, step), buf, _CSV_OPTIONS)
                 copy.write(buf.getbuffer())
 
+    def read_table(self, schema: TableSchema) -> pa.Table:
+        """COPY … TO STDOUT as CSV, parsed by Arrow's CSV reader into ``schema``'s types (verify).
+
+        Every value is quoted (FORCE_QUOTE), so an unquoted empty field is NULL and ``""`` an empty string.
+        """
+        buf = io.BytesIO()
+        with self.conn.cursor() as cur, cur.copy(self.render("merge", "copy_out_csv", s=schema)) as copy:
+            for data in copy:
+                buf.write(data)
+        arrow_schema = schema.arrow_schema()
+        if not buf.tell():
+            return arrow_schema.empty_table()
+        buf.seek(0)
+        table = pacsv.read_csv(
+            buf,
+            read_options=pacsv.ReadOptions(column_names=schema.column_names),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f.name: f.type for f in arrow_schema},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                null_values=[""],
+            ),
+        )
+        return table.cast(arrow_schema)
+
     # ------------------------------------------------------------------ errors
     def is_duplicate_key(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.UniqueViolation)
