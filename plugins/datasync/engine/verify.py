@@ -109,11 +109,13 @@ def verify(
     cached = read_target(target, schema)
     keys = list(schema.primary_key)
     columns = schema.column_names
-    left = source.select(keys).append_column(_SOURCE, _row_text(source, columns))
-    right = cached.select(keys).append_column(_TARGET, _row_text(cached, columns))
+    # the join carries only the keys and each side's row number; the row texts are taken afterwards
+    left = source.select(keys).append_column(_SOURCE, pa.array(range(source.num_rows), pa.int64()))
+    right = cached.select(keys).append_column(_TARGET, pa.array(range(cached.num_rows), pa.int64()))
     joined = left.join(right, keys=keys, join_type="full outer", coalesce_keys=True)
     joined = joined.sort_by([(k, "ascending") for k in keys])
-    s, t = joined[_SOURCE], joined[_TARGET]
+    s = _row_text(source, columns).take(joined[_SOURCE])
+    t = _row_text(cached, columns).take(joined[_TARGET])
     missing = pc.and_(pc.is_valid(s), pc.is_null(t))
     extra = pc.and_(pc.is_null(s), pc.is_valid(t))
     changed = pc.fill_null(pc.and_(pc.and_(pc.is_valid(s), pc.is_valid(t)), pc.not_equal(s, t)), False)
