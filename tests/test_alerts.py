@@ -64,7 +64,7 @@ def test_task_failure_mails_the_table_name(tmp_path: Path, smtp: SmtpSink) -> No
         AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
     )
     (run,) = dag_test(env, [{"dag_id": "datasync__WorkOrders__mass"}], DAGS)["steps"]
-    assert run["state"] == "failed" and run["tasks"] == {"sync": "failed"}
+    assert run["state"] == "failed" and run["tasks"] == {"sync": "failed", "publish": "upstream_failed"}
     mail = smtp.wait("WorkOrders Mass sync failed")
     assert mail["From"] == "cache@example.com"
     assert set(mail["X-Envelope-To"].split(", ")) == {"wo-owner@example.com", "ops@example.com"}

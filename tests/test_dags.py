@@ -112,10 +112,11 @@ def test_sync_dags_schedules_pool_params_and_docs(monkeypatch: pytest.MonkeyPatc
         assert sync.retries == 2 and sync.retry_exponential_backoff == 2.0
 
     mass = bag.dags["datasync__Items__mass"]
-    assert [t.task_id for t in mass.tasks] == ["sync"]  # Mass never waits for a gate
+    assert [t.task_id for t in mass.tasks] == ["sync", "publish"]  # Mass never waits for a gate
+    assert mass.get_task("publish").upstream_task_ids == {"sync"}
     assert mass.params == {} or dict(mass.params) == {}
     hourly = bag.dags["datasync__Items__hourly"]
-    assert {t.task_id for t in hourly.tasks} == {"priority_gate", "sync"}
+    assert {t.task_id for t in hourly.tasks} == {"priority_gate", "sync", "publish"}
     assert hourly.get_task("sync").upstream_task_ids == {"priority_gate"}
     assert hourly.get_task("priority_gate").pool == "default_pool"
     params = hourly.params
@@ -373,11 +374,11 @@ def test_dag_test_mass_then_hourly_into_sqlite(tmp_path: Path) -> None:
     assert out["bag_errors"] == {}
     mass, touched, hourly = out["steps"]
     source_rows = _query(source, "SELECT COUNT(*) FROM F4801")[0][0]
-    assert mass["state"] == "success" and mass["tasks"] == {"sync": "success"}
+    assert mass["state"] == "success" and mass["tasks"] == {"sync": "success", "publish": "success"}
     assert mass["xcom"]["sync"]["rows"] == mass["xcom"]["sync"]["inserted"] == source_rows - touched["touched"]["F4801"][1]
 
     updated, added = touched["touched"]["F4801"]
-    assert hourly["state"] == "success" and hourly["tasks"] == {"priority_gate": "success", "sync": "success"}
+    assert hourly["state"] == "success" and hourly["tasks"] == {"priority_gate": "success", "sync": "success", "publish": "success"}
     result = hourly["xcom"]["sync"]
     assert (result["updated"], result["inserted"]) == (updated, added) and result["minimum_dt"]
 
@@ -414,9 +415,9 @@ def test_dag_test_priority_gate_skips_hourly_while_daily_is_due(tmp_path: Path) 
         DAGS,
     )
     skipped, forced = out["steps"]
-    assert skipped["state"] == "success" and skipped["tasks"] == {"priority_gate": "skipped", "sync": "skipped"}
+    assert skipped["state"] == "success" and skipped["tasks"] == {"priority_gate": "skipped", "sync": "skipped", "publish": "skipped"}
     assert skipped["xcom"] == {}
-    assert forced["tasks"] == {"priority_gate": "success", "sync": "success"}
+    assert forced["tasks"] == {"priority_gate": "success", "sync": "success", "publish": "success"}
     assert forced["xcom"]["priority_gate"] == "Item_Curr: manual run with full_refresh; the priority gate lets it pass"
     assert forced["xcom"]["sync"]["minimum_dt"] is None
     ledger = _query(target, 'SELECT "UpdateType", "RunId", "MinimumDT" FROM "DataUpdate" ORDER BY "DataUpdateID"')

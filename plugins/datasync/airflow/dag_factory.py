@@ -13,7 +13,9 @@ Per enabled table and enabled schedule a DAG ``datasync__{table}__{mass|daily|ho
   take it). Mass never skips: it has only the sync task;
 - params (Daily, Hourly): ``full_refresh`` and ``minimum_dt`` in the trigger form; with
   DeleteDetection also ``allow_mass_delete`` (every type);
-- alerts: a Deadline Alert and failure e-mails when recipients are configured.
+- alerts: a Deadline Alert and failure e-mails when recipients are configured;
+- asset: a ``publish`` task after the sync, whose outlet is the cache table's
+  asset (datasync.airflow.assets): an event after a Mass or a sync that changed rows.
 
 Plus ``datasync__recovery`` (every CheckInterval; also right after a deploy),
 ``datasync__purge`` (daily), ``datasync__health`` (every CheckInterval, at
@@ -362,7 +364,22 @@ def build_sync_dag(
                 doc_md=f"Skips this {sync_type} run while a higher sync type of {table.table_name} is due or running.",
             )
             gate >> sync
+        sync >> publish_task(config, table)
     return dag
+
+
+def publish_task(config: DataSyncConfig, table: DataSourceConfig) -> Any:
+    """The task that announces a committed sync with changes as an event of the table's asset."""
+    from datasync.airflow.assets import PUBLISH_TASK_ID, PublishCacheTableOperator, cache_table_asset
+
+    asset = cache_table_asset(config, table)
+    return PublishCacheTableOperator(
+        task_id=PUBLISH_TASK_ID,
+        table=table.table_name,
+        asset=asset,
+        doc_md=f"Emits an event of asset `{asset.name}` ({asset.uri}) after a Mass or a sync that changed rows "
+        "(extra: sync_type, rows, inserted, updated, deleted, operation_id, minimum_dt); skipped otherwise.",
+    )
 
 
 def _housekeeping_dag(dag_id: str, schedule: timedelta, description: str, doc_md: str) -> Any:

@@ -111,6 +111,21 @@ class ScheduleConfig(_Model):
         return timedelta(minutes=self.interval_minutes or 0)
 
 
+_URI_PREFIX = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+
+
+def _asset_namespace(v: str | None) -> str | None:
+    """An AssetNamespace is a URI prefix: ``scheme://address[/path]`` (the table name is appended)."""
+    if v is None:
+        return None
+    v = v.strip().rstrip("/")
+    if not _URI_PREFIX.fullmatch(v):
+        raise ValueError(f"{v!r} is not a URI prefix like mssql://sql01:1433/Cache/dbo")
+    if v.lower().startswith("airflow://"):
+        raise ValueError("the airflow:// scheme is Airflow's own; use the database's (mssql://, postgres://)")
+    return v
+
+
 class DeleteDetectionConfig(_Model):
     """Finding rows deleted in the source (off by default): a key-only scan, guarded.
 
@@ -234,6 +249,23 @@ class DataSourceConfig(_Model):
     deadline_minutes: int | None = None
     alert_emails: list[str] = []
     delete_detection: DeleteDetectionConfig = DeleteDetectionConfig()
+    #: the Airflow asset's name (downstream DAGs schedule on it); None: the TableName
+    asset_name: str | None = None
+    #: where the cache tables live, as a URI prefix (``mssql://sql01:1433/Cache/dbo``); None: the
+    #: DataSync section's AssetNamespace, else read from the target connection (docs/assets.md)
+    asset_namespace: str | None = None
+
+    @field_validator("asset_namespace")
+    @classmethod
+    def _namespace(cls, v: str | None) -> str | None:
+        return _asset_namespace(v)
+
+    @field_validator("asset_name")
+    @classmethod
+    def _asset_name(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must not be empty (leave it out to use the TableName)")
+        return v.strip() if v is not None else None
 
     @field_validator("source_system", mode="before")
     @classmethod
@@ -309,7 +341,15 @@ class DataSyncConfig(_Model):
     #: the zone of the local times a .NET DataUpdate ledger holds (GETDATE()); None: the JDE source's zone
     ledger_time_zone: str | None = None
     alerts: AlertConfig = AlertConfig()
+    #: the URI prefix of every cache table's Airflow asset (a table's AssetNamespace wins); None:
+    #: read from the target connection when the DAGs are parsed
+    asset_namespace: str | None = None
     data_sources: list[DataSourceConfig] = []
+
+    @field_validator("asset_namespace")
+    @classmethod
+    def _namespace(cls, v: str | None) -> str | None:
+        return _asset_namespace(v)
 
     @field_validator("check_interval", mode="before")
     @classmethod

@@ -1,0 +1,206 @@
+"""Cache tables as Airflow assets: names and URIs, the publish task's events (dag.test() on a real
+metadata DB), and the OpenLineage events of the sync task (the provider's file transport)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow_harness import REPO, dag_test, entry, migrated_env, write_config
+
+from datasync.config import DataSyncConfig
+from datasync.connections.info import ConnectionInfo, parse_uri
+from datasync.connections.naming import dataset
+from datasync.core.errors import ConfigError
+from datasync.engine.configuration import parse_config
+
+DAGS = REPO / "dags"
+
+
+# --------------------------------------------------------------------------- names and URIs
+
+
+@pytest.mark.parametrize(
+    ("uri", "schema", "namespace", "name", "asset_uri"),
+    [
+        ("mssql://sa:pw@sql01:1433/Cache", None, "mssql://sql01:1433", "Cache.dbo.WorkOrder_Curr",
+         "mssql://sql01:1433/Cache/dbo/WorkOrder_Curr"),
+        ("mssql://sql01/Cache", "rpt", "mssql://sql01:1433", "Cache.rpt.WorkOrder_Curr",
+         "mssql://sql01:1433/Cache/rpt/WorkOrder_Curr"),
+        ("postgresql://u@pg:5433/cache", None, "postgres://pg:5433", "cache.public.WorkOrder_Curr",
+         "postgres://pg:5433/cache/public/WorkOrder_Curr"),
+        ("sqlite:////var/lib/cache.db", None, "sqlite:///var/lib/cache.db", "WorkOrder_Curr",
+         "sqlite:/var/lib/cache.db/WorkOrder_Curr"),
+        ("oracle://u:p@ora:1521/JDE", "PRODDTA", "oracle://ora:1521", "PRODDTA.WorkOrder_Curr",
+         "oracle://ora:1521/PRODDTA/WorkOrder_Curr"),
+    ],
+)  # fmt: skip
+def test_dataset_names_follow_the_connection(uri: str, schema: str | None, namespace: str, name: str, asset_uri: str) -> None:
+    ds = dataset(parse_uri("datasync_target", uri), "datasync_target", "WorkOrder_Curr", schema)
+    assert (ds.namespace, ds.name, ds.uri) == (namespace, name, asset_uri)
+
+
+def test_unknown_connection_and_prefix() -> None:
+    ds = dataset(None, "datasync_target", "Item_Curr")
+    assert (ds.namespace, ds.name, ds.uri) == ("datasync://datasync_target", "Item_Curr", "datasync://datasync_target/Item_Curr")
+    odbc = ConnectionInfo("jde", "odbc", extra={"Driver": "x"})
+    assert dataset(odbc, "jde", "F4801").uri == "datasync://jde/F4801"
+    ds = dataset(None, "t", "Item_Curr", prefix="mssql://sql01:1433/Cache/dbo/")
+    assert (ds.namespace, ds.name, ds.uri) == ("mssql://sql01:1433", "Cache.dbo.Item_Curr", "mssql://sql01:1433/Cache/dbo/Item_Curr")
+
+
+def _config(**table: Any) -> DataSyncConfig:
+    return parse_config({"DataSources": [entry("WorkOrder_Curr", "JdeWorkOrderFetcher", **table)]})
+
+
+def test_cache_table_asset_from_config_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datasync.airflow.assets import cache_table_asset
+
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_TARGET", "mssql://sa:secret@sql01:1433/Cache")
+    cfg = _config()
+    asset = cache_table_asset(cfg, cfg.table("WorkOrder_Curr"))
+    assert (asset.name, asset.uri, asset.group) == ("WorkOrder_Curr", "mssql://sql01:1433/Cache/dbo/WorkOrder_Curr", "datasync")
+    cfg = _config(AssetName="cache.work_orders", AssetNamespace="postgres://pg:5432/cache/rpt")
+    asset = cache_table_asset(cfg, cfg.table("WorkOrder_Curr"))
+    assert (asset.name, asset.uri) == ("cache.work_orders", "postgres://pg:5432/cache/rpt/WorkOrder_Curr")
+    section = parse_config({"AssetNamespace": "mssql://sql02:1433/Rpt/dbo", "DataSources": [entry("Item_Curr")]})
+    assert cache_table_asset(section, section.table("Item_Curr")).uri == "mssql://sql02:1433/Rpt/dbo/Item_Curr"
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_TARGET", "postgres://pg:5432")  # no database: the provider refuses it
+    cfg = _config()
+    assert cache_table_asset(cfg, cfg.table("WorkOrder_Curr")).uri == "datasync://datasync_target/WorkOrder_Curr"
+    monkeypatch.delenv("AIRFLOW_CONN_DATASYNC_TARGET")
+    assert cache_table_asset(cfg, cfg.table("WorkOrder_Curr")).uri == "datasync://datasync_target/WorkOrder_Curr"
+
+
+def test_bad_asset_settings_name_the_field() -> None:
+    with pytest.raises(ConfigError) as err:
+        _config(AssetNamespace="sql01/Cache")
+    assert "AssetNamespace" in str(err.value) and "is not a URI prefix" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        _config(AssetName="  ")
+    assert "AssetName" in str(err.value)
+
+
+def test_publish_decision() -> None:
+    from datasync.airflow.assets import event_extra, publish_reason
+
+    base = {"table": "T", "operation_id": "op", "rows": 10, "inserted": 0, "updated": 0, "deleted": None, "minimum_dt": "x"}
+    assert publish_reason({**base, "sync_type": "Hourly"}) is None
+    assert publish_reason({**base, "sync_type": "Hourly", "updated": 3}) == "3 rows changed"
+    assert publish_reason({**base, "sync_type": "Daily", "deleted": 2}) == "2 rows changed"
+    assert publish_reason({**base, "sync_type": "Mass", "rows": 0}) == "a Mass sync reloaded the table"
+    assert publish_reason(None) is None
+    assert event_extra({**base, "sync_type": "Hourly", "seconds": 1.0, "data_update_id": 4}) == {
+        "table": "T", "sync_type": "Hourly", "rows": 10, "inserted": 0, "updated": 0, "deleted": None,
+        "operation_id": "op", "minimum_dt": "x",
+    }  # fmt: skip
+
+
+def test_every_sync_dag_publishes_its_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    cfg = write_config(tmp_path / "datasync.yaml", [entry("WorkOrder_Curr", "JdeWorkOrderFetcher"), entry("Item_Curr", AssetName="items")])
+    monkeypatch.setenv("DATASYNC_CONFIG", str(cfg))
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_TARGET", "mssql://sql01:1433/Cache")
+    bag = DagBag(dag_folder=str(DAGS), safe_mode=True)
+    for table, name in (("WorkOrder_Curr", "WorkOrder_Curr"), ("Item_Curr", "items")):
+        for sync_type in ("mass", "daily", "hourly"):
+            dag = bag.dags[f"datasync__{table}__{sync_type}"]
+            publish = dag.get_task("publish")
+            assert publish.upstream_task_ids == {"sync"} and not dag.get_task("sync").outlets
+            (asset,) = publish.outlets
+            assert (asset.name, asset.uri) == (name, f"mssql://sql01:1433/Cache/dbo/{table}")
+
+
+# --------------------------------------------------------------------------- events (dag.test)
+
+
+def _events(home: Path) -> list[dict[str, Any]]:
+    """Asset events in the metadata DB (the SQLite file of the test's Airflow home)."""
+    conn = sqlite3.connect(home / "airflow.db")
+    try:
+        rows = conn.execute(
+            "SELECT a.name, a.uri, a.\"group\", e.extra, e.source_dag_id, e.source_task_id, e.source_run_id "
+            "FROM asset_event e JOIN asset a ON a.id = e.asset_id ORDER BY e.id"
+        ).fetchall()
+    finally:
+        conn.close()
+    keys = ("name", "uri", "group", "extra", "dag_id", "task_id", "run_id")
+    return [dict(zip(keys, (*r[:3], json.loads(r[3]), *r[4:]))) for r in rows]
+
+
+def _env(tmp_path: Path, **extra: str) -> tuple[dict[str, str], Path, Path]:
+    from datasync_demo import generator as demo
+
+    source = tmp_path / "jde.db"
+    demo.write_demo_source(source, 2000)
+    target = tmp_path / "cache.db"
+    no_daily = {"Enabled": False, "IntervalMinutes": 1440}
+    cfg = write_config(
+        tmp_path / "datasync.yaml",
+        [
+            entry("WorkOrder_Curr", "JdeWorkOrderFetcher", DailyConfig=no_daily),
+            entry("Broken", "JdeLotMasterFetcher", source="CMS", DailyConfig=no_daily),
+        ],
+    )
+    env = migrated_env(
+        tmp_path / "home",
+        DAGS,
+        DATASYNC_CONFIG=str(cfg),
+        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{source}",
+        AIRFLOW_CONN_DATASYNC_CMS=f"sqlite:///{tmp_path / 'no-such-dir' / 'cms.db'}",
+        AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{target}",
+        **extra,
+    )
+    return env, source, target
+
+
+@pytest.mark.airflow
+def test_publish_emits_after_changes_only(tmp_path: Path) -> None:
+    env, source, target = _env(tmp_path)
+    out = dag_test(
+        env,
+        [
+            {"dag_id": "datasync__WorkOrder_Curr__mass"},
+            {"dag_id": "datasync__WorkOrder_Curr__hourly"},  # nothing changed since the Mass
+            {"touch": str(source), "pct": 5},
+            {"dag_id": "datasync__WorkOrder_Curr__hourly"},
+            {"dag_id": "datasync__Broken__mass"},  # its source does not exist
+        ],
+        DAGS,
+    )
+    assert out["bag_errors"] == {}
+    mass, unchanged, touched, changed, broken = out["steps"]
+    assert mass["tasks"] == {"sync": "success", "publish": "success"}
+    assert unchanged["tasks"] == {"priority_gate": "success", "sync": "success", "publish": "skipped"}
+    assert (unchanged["xcom"]["sync"]["inserted"], unchanged["xcom"]["sync"]["updated"]) == (0, 0)
+    assert changed["tasks"] == {"priority_gate": "success", "sync": "success", "publish": "success"}
+    assert broken["state"] == "failed" and broken["tasks"] == {"sync": "failed", "publish": "upstream_failed"}
+
+    uri = f"sqlite:{target}/WorkOrder_Curr"
+    events = _events(tmp_path / "home")
+    assert [(e["name"], e["uri"], e["group"], e["dag_id"], e["task_id"], e["run_id"]) for e in events] == [
+        ("WorkOrder_Curr", uri, "datasync", "datasync__WorkOrder_Curr__mass", "publish", mass["run_id"]),
+        ("WorkOrder_Curr", uri, "datasync", "datasync__WorkOrder_Curr__hourly", "publish", changed["run_id"]),
+    ]  # none after the unchanged Hourly, none for Broken
+    rows = sqlite3.connect(target).execute('SELECT COUNT(*) FROM "WorkOrder_Curr"').fetchone()[0]
+    updated, added = touched["touched"]["F4801"]
+    first, second = (e["extra"] for e in events)
+    assert first == {
+        "table": "WorkOrder_Curr", "sync_type": "Mass", "rows": rows - added, "inserted": rows - added, "updated": 0,
+        "deleted": None, "operation_id": mass["xcom"]["sync"]["operation_id"], "minimum_dt": None,
+    }  # fmt: skip
+    sync = changed["xcom"]["sync"]
+    assert second == {
+        "table": "WorkOrder_Curr", "sync_type": "Hourly", "rows": sync["rows"], "inserted": added, "updated": updated,
+        "deleted": None, "operation_id": sync["operation_id"], "minimum_dt": sync["minimum_dt"],
+    }  # fmt: skip
+    assert second["minimum_dt"] and second["operation_id"] != first["operation_id"]
+    ledger = sqlite3.connect(target).execute(
+        'SELECT "OperationId", "RowsInserted", "RowsUpdated" FROM "DataUpdate" WHERE "TableName" = ? ORDER BY "DataUpdateID"',
+        ("WorkOrder_Curr",),
+    ).fetchall()
+    assert ledger[-1] == (second["operation_id"], added, updated)  # the extra is the ledger's
