@@ -132,7 +132,7 @@ def _events(home: Path) -> list[dict[str, Any]]:
     return [dict(zip(keys, (*r[:3], json.loads(r[3]), *r[4:]))) for r in rows]
 
 
-def _env(tmp_path: Path, **extra: str) -> tuple[dict[str, str], Path, Path]:
+def _env(tmp_path: Path, columns: dict[str, str] | None = None, **extra: str) -> tuple[dict[str, str], Path, Path]:
     from datasync_demo import generator as demo
 
     source = tmp_path / "jde.db"
@@ -142,7 +142,7 @@ def _env(tmp_path: Path, **extra: str) -> tuple[dict[str, str], Path, Path]:
     cfg = write_config(
         tmp_path / "datasync.yaml",
         [
-            entry("WorkOrder_Curr", "JdeWorkOrderFetcher", DailyConfig=no_daily),
+            entry("WorkOrder_Curr", "JdeWorkOrderFetcher", DailyConfig=no_daily, Columns=columns or {}),
             entry("Broken", "JdeLotMasterFetcher", source="CMS", DailyConfig=no_daily),
         ],
     )
@@ -204,3 +204,59 @@ def test_publish_emits_after_changes_only(tmp_path: Path) -> None:
         ("WorkOrder_Curr",),
     ).fetchall()
     assert ledger[-1] == (second["operation_id"], added, updated)  # the extra is the ledger's
+
+
+# --------------------------------------------------------------------------- OpenLineage (file transport)
+
+
+def _lineage_events(path: Path, task_id: str = "sync") -> list[dict[str, Any]]:
+    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [e for e in events if e.get("job", {}).get("name", "").endswith(f".{task_id}")]
+
+
+@pytest.mark.airflow
+def test_openlineage_start_complete_and_fail_of_real_syncs(tmp_path: Path) -> None:
+    from datasync.fetchers.jde import JdeWorkOrderFetcher
+
+    log_file = tmp_path / "lineage.jsonl"
+    transport = json.dumps({"type": "file", "log_file_path": str(log_file), "append": True})
+    env, source, target = _env(tmp_path, columns={"DOCO": "WorkOrderNumber"}, AIRFLOW__OPENLINEAGE__TRANSPORT=transport)
+    out = dag_test(env, [{"dag_id": "datasync__WorkOrder_Curr__mass"}, {"dag_id": "datasync__Broken__mass"}], DAGS)
+    mass, broken = out["steps"]
+    assert mass["tasks"]["sync"] == "success" and broken["tasks"]["sync"] == "failed"
+    events = _lineage_events(log_file)
+    by_job: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        by_job.setdefault(e["job"]["name"], []).append(e)
+    work = by_job["datasync__WorkOrder_Curr__mass.sync"]
+    assert [e["eventType"] for e in work] == ["START", "COMPLETE"]
+    start, complete = work
+    for event in work:
+        (inp,) = event["inputs"]
+        assert (inp["namespace"], inp["name"]) == (f"sqlite://{source}", "F4801")
+        (outp,) = event["outputs"]
+        assert (outp["namespace"], outp["name"]) == (f"sqlite://{target}", "WorkOrder_Curr")
+        fields = {f["name"]: f["type"] for f in outp["facets"]["schema"]["fields"]}
+        columns = [c.alias for c in JdeWorkOrderFetcher.columns]
+        assert list(fields) == ["WorkOrderNumber", *columns[1:], "LastUpdateDT"]  # the Columns map applied
+        assert fields["MCU"] == "string(12)" and fields["LastUpdateDT"] == "datetime"
+        lineage = outp["facets"]["columnLineage"]["fields"]
+        assert [(f["namespace"], f["name"], f["field"]) for f in lineage["WorkOrderNumber"]["inputFields"]] == [
+            (f"sqlite://{source}", "F4801", "WADOCO")
+        ]
+        assert [f["field"] for f in lineage["SRST"]["inputFields"]] == ["WASRST"]
+        assert [f["field"] for f in lineage["LastUpdateDT"]["inputFields"]] == ["WAUPMJ", "WATDAY"]
+        assert set(lineage) == set(fields)
+    assert "outputStatistics" not in (start["outputs"][0].get("outputFacets") or {})
+    rows = sqlite3.connect(target).execute('SELECT COUNT(*) FROM "WorkOrder_Curr"').fetchone()[0]
+    assert rows == mass["xcom"]["sync"]["rows"] > 0
+    assert complete["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == rows
+
+    fail = by_job["datasync__Broken__mass.sync"]
+    assert [e["eventType"] for e in fail] == ["START", "FAIL"]
+    error = fail[1]["run"]["facets"]["errorMessage"]
+    assert "cannot open SQLite source" in error["message"] and error["programmingLanguage"] == "python"
+    (outp,) = fail[1]["outputs"]
+    assert (outp["namespace"], outp["name"]) == (f"sqlite://{target}", "Broken")
+    assert fail[1]["inputs"][0]["name"] == "F4108"
+    assert "outputStatistics" not in (outp.get("outputFacets") or {})

@@ -160,6 +160,7 @@ class DataSyncOperator(_DataSyncBase):
         # DataUpdateID of the sync in progress, read by on_kill (a plain attribute: operators
         # are deep-copied by Airflow, which a lock would not survive)
         self._running_id: int | None = None
+        self._result: dict[str, Any] | None = None  # the last sync's XCom, for its OpenLineage COMPLETE
 
     # ------------------------------------------------------------------ pieces
     def open_target(self) -> Target:
@@ -232,6 +233,7 @@ class DataSyncOperator(_DataSyncBase):
             "%s %s: %d rows, %d inserted, %d updated, MinimumDT %s",
             self.table, self.sync_type, out["rows"], out["inserted"], out["updated"], out["minimum_dt"] or "none (full)",
         )
+        self._result = out
         return out
 
     def on_kill(self) -> None:
@@ -268,6 +270,25 @@ class DataSyncOperator(_DataSyncBase):
             log.warning("on_kill: could not mark DataUpdate %s failed", data_update_id, exc_info=True)
         finally:
             target.close()
+
+
+    # ------------------------------------------------------------------ OpenLineage (datasync.airflow.lineage)
+    # COMPLETE and FAIL are built in a forked child of the task: they use what START and execute kept
+    def get_openlineage_facets_on_start(self) -> Any:
+        from datasync.airflow.lineage import sync_datasets, sync_lineage
+
+        self._lineage_datasets = sync_datasets(self.config, self.config.table(self.table))
+        return sync_lineage(self.config, self.table, datasets=self._lineage_datasets)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from datasync.airflow.lineage import sync_lineage
+
+        return sync_lineage(self.config, self.table, self._result, getattr(self, "_lineage_datasets", None))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        from datasync.airflow.lineage import sync_lineage
+
+        return sync_lineage(self.config, self.table, None, getattr(self, "_lineage_datasets", None))
 
 
 class MssqlMergeOperator(DataSyncOperator):

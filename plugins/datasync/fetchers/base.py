@@ -117,6 +117,14 @@ class Fetcher(ABC):
     def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
         """Stream rows changed at or after ``minimum_dt`` (source local time, naive); None = all."""
 
+    def lineage_table(self) -> str | None:
+        """The source table this fetcher reads (F4801), for lineage; None when it reads no one table."""
+        return None
+
+    def column_sources(self) -> dict[str, tuple[str, ...]]:
+        """Target column (the fetcher's name) → the source columns it is made of (DOCO → WADOCO), for lineage."""
+        return {}
+
     def fetch_keys(self) -> Iterator[pa.RecordBatch]:
         """Stream every source row's key, converted as ``fetch`` converts it (delete detection, verify).
 

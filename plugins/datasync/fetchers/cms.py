@@ -63,6 +63,15 @@ class CmsMisDataFetcher(Fetcher):
             )
         return self._schema
 
+    def lineage_table(self) -> str:
+        return self.source_table
+
+    def column_sources(self) -> dict[str, tuple[str, ...]]:
+        """Same names as the source; LastUpdateDT from LastModified."""
+        out = {c: (c,) for c in self.schema().column_names if c != LAST_UPDATE_COLUMN}
+        out[LAST_UPDATE_COLUMN] = (self.modified_column,)
+        return out
+
     def source_columns(self) -> list[str]:
         return [c for c in self.schema().column_names if c != LAST_UPDATE_COLUMN] + [self.modified_column]
 

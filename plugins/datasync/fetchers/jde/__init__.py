@@ -124,6 +124,15 @@ class JdeFetcher(Fetcher):
             )
         return self._schema
 
+    def lineage_table(self) -> str:
+        return self.physical_table
+
+    def column_sources(self) -> dict[str, tuple[str, ...]]:
+        """Each alias from its physical column; LastUpdateDT from the audit date and time."""
+        out = {c.alias: (self.physical(c.alias),) for c in self.columns}
+        out[LAST_UPDATE_COLUMN] = (self.physical(self.audit_date), self.physical(self.audit_time))
+        return out
+
     def source_columns(self) -> list[str]:
         """Physical columns the SELECT reads, audit date and time last."""
         names = [self.physical(c.alias) for c in self.columns]
