@@ -241,3 +241,51 @@ def test_verify_cli_exits_0_when_equal_and_1_with_the_keys_when_not(backend, tar
     assert bad.returncode == 1, bad.stdout + bad.stderr
     report = json.loads(bad.stdout)
     assert (report["equal"], report["extra"], report["sample_extra"]) == (False, 1, [["LT2", 60002, "M30"]])
+
+
+def test_verify_streams_a_table_larger_than_a_batch_and_reports_each_difference_with_its_key(target, monkeypatch):
+    """Batches of 64 rows, 10 key ranges, pass 2 split into many reads: only what differs is compared row by row."""
+    from datasync.engine import verify as verifying
+
+    cfg = make_config(table_entry(TABLE), batch_size=64)
+    schema = memory_schema(TABLE, cfg)
+    MemoryFetcher.sources[TABLE] = initial_rows(500)
+    sync(cfg, target, TABLE, "Mass")
+    fetcher = MemoryFetcher(cfg.table(TABLE), cfg.source_system("JDE"), None, cfg.batch_size)
+    monkeypatch.setattr(verifying, "RANGE_ROWS", 50)
+    monkeypatch.setattr(verifying, "SLICE_ROWS", 48)
+    monkeypatch.setattr(verifying, "READ_CHUNK_ROWS", 40)
+    reads = {"source": 0}
+
+    def source():
+        reads["source"] += 1
+        return fetcher.fetch(None)
+
+    clean = verifying.verify(schema, source, target)
+    assert clean.equal and (clean.source_rows, clean.target_rows, clean.ranges, clean.ranges_different) == (
+        500, 500, 10, 0)
+    assert reads["source"] == 1  # an equal table is read once
+
+    q = target.quote
+    with target.transaction():
+        target.execute(f"UPDATE {q(TABLE)} SET {q('Qty')} = 0 WHERE {q('Id')} = 321")
+    one = verifying.verify(schema, source, target)
+    assert (one.missing, one.extra, one.different, one.ranges, one.ranges_different) == (0, 0, 1, 10, 1)
+    assert [(d.key, d.columns) for d in one.sample_different] == [((321, "D10"), ("Qty",))]
+
+    with target.transaction():
+        target.execute(f"DELETE FROM {q(TABLE)} WHERE {q('Id')} IN (17, 402)")
+        target.execute(f"UPDATE {q(TABLE)} SET {q('Site')} = 'X99' WHERE {q('Id')} = 250")  # 250 missing, extra
+    monkeypatch.setattr(verifying, "GROUP_BYTES", 1_000)  # a few rows per read: ranges split, many reads
+    many = verifying.verify(schema, source, target, sample=2)
+    assert (many.source_rows, many.target_rows, many.missing, many.extra, many.different) == (500, 498, 3, 1, 1)
+    assert [d.key for d in many.sample_missing] == [(17, "D10"), (250, "M30")]
+    assert [d.key for d in many.sample_extra] == [(250, "X99")]
+    assert [(d.key, d.columns) for d in many.sample_different] == [((321, "D10"), ("Qty",))]
+    assert 1 <= many.ranges_different <= 5
+
+    with target.transaction():
+        target.execute(f"DELETE FROM {q(TABLE)}")
+    empty = verifying.verify(schema, source, target, sample=3)
+    assert (empty.target_rows, empty.missing, empty.extra, empty.different, empty.ranges) == (0, 500, 0, 0, 1)
+    assert [d.key for d in empty.sample_missing] == [(1, "D10"), (2, "M30"), (3, "D10")]

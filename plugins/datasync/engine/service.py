@@ -28,6 +28,7 @@ from datasync.engine.ledger import Ledger
 from datasync.engine.postprocessors import post_processor
 from datasync.engine import dispatch
 from datasync.engine.schedule import GateDecision, TableFacts, priority_gate
+from datasync.engine.verify import BATCH_ROWS as VERIFY_BATCH_ROWS
 from datasync.engine.verify import VerifyReport, verify
 from datasync.engine.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
 from datasync.targets.base import Target
@@ -112,8 +113,9 @@ def verify_table(
         reader = source_opener(config, table, connector)()
         try:
             fetcher = build_fetcher(config, ds, reader)
+            fetcher.batch_size = min(fetcher.batch_size, VERIFY_BATCH_ROWS)  # a window, not the sync's big batches
             schema = target_schema(fetcher.schema(), ds)
-            return verify(schema, renamed(fetcher.fetch(None), schema), t, sample)
+            return verify(schema, lambda: renamed(fetcher.fetch(None), schema), t, sample)
         finally:
             reader.close()
 

@@ -137,8 +137,11 @@ class Target(ABC):
                     return
                 yield [tuple(r) for r in rows]
 
-    def read_table(self, schema: TableSchema) -> pa.Table | None:
-        """The whole table as Arrow in ``schema``'s types, where the dialect has a bulk way out; else None."""
+    def read_batches(self, schema: TableSchema) -> Iterator[pa.RecordBatch] | None:
+        """The whole table streamed as Arrow batches in ``schema``'s types, where the dialect has a bulk way out.
+
+        None when it has none (verify then reads the rows in chunks).
+        """
         return None
 
     def execute_many(self, sql: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -41,6 +41,7 @@ from datasync.targets.catalog import Rules
 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "date": "DATE", "datetime": "TIMESTAMP"}
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+_CSV_BLOCK_BYTES = 4 << 20  # verify's COPY out: Arrow parses this much at a time
 
 #: SQLSTATEs worth a retry: connection exceptions (class 08), serialization failure,
 #: deadlock, lock not available, operator intervention (shutdown, restart, crash),
@@ -185,30 +186,31 @@ class PostgresTarget(Target):
                 pacsv.write_csv(batch.slice(start, step), buf, _CSV_OPTIONS)
                 copy.write(buf.getbuffer())
 
-    def read_table(self, schema: TableSchema) -> pa.Table:
-        """COPY … TO STDOUT as CSV, parsed by Arrow's CSV reader into ``schema``'s types (verify).
+    def read_batches(self, schema: TableSchema) -> Iterator[pa.RecordBatch]:
+        """COPY … TO STDOUT as CSV, parsed by Arrow's streaming CSV reader into ``schema``'s types (verify).
 
         Every value is quoted (FORCE_QUOTE), so an unquoted empty field is NULL and ``""`` an empty string.
+        The COPY's data is read as Arrow asks for it: one block in memory, not the table.
         """
-        buf = io.BytesIO()
-        with self.conn.cursor() as cur, cur.copy(self.render("merge", "copy_out_csv", s=schema)) as copy:
-            for data in copy:
-                buf.write(data)
         arrow_schema = schema.arrow_schema()
-        if not buf.tell():
-            return arrow_schema.empty_table()
-        buf.seek(0)
-        table = pacsv.read_csv(
-            buf,
-            read_options=pacsv.ReadOptions(column_names=schema.column_names),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f.name: f.type for f in arrow_schema},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                null_values=[""],
-            ),
-        )
-        return table.cast(arrow_schema)
+        with self.conn.cursor() as cur, cur.copy(self.render("merge", "copy_out_csv", s=schema)) as copy:
+            stream = _CopyReader(iter(copy))
+            if not stream.peek():
+                return
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(
+                    column_names=schema.column_names, block_size=_CSV_BLOCK_BYTES, use_threads=False
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={f.name: f.type for f in arrow_schema},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    null_values=[""],
+                ),
+            )
+            for batch in reader:
+                yield batch.cast(arrow_schema)
 
     # ------------------------------------------------------------------ errors
     def is_duplicate_key(self, exc: BaseException) -> bool:
@@ -222,3 +224,36 @@ class PostgresTarget(Target):
             return True
         # A lost connection has no SQLSTATE: psycopg raises OperationalError and marks it broken.
         return isinstance(exc, psycopg.OperationalError) and not state
+
+
+class _CopyReader(io.RawIOBase):
+    """A COPY TO STDOUT's chunks as a readable file (what Arrow's CSV reader reads from)."""
+
+    def __init__(self, chunks: Iterator[Any]):
+        self._chunks = chunks
+        self._held = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def peek(self) -> bytes:
+        """The first data without consuming it (b"" when the table is empty)."""
+        if not self._held:
+            self._held = memoryview(bytes(next(self._chunks, b"")))
+        return bytes(self._held[:1])
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from as many chunks as it holds (a COPY chunk is one row: Arrow wants blocks)."""
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view):
+            if not self._held:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._held = memoryview(bytes(chunk))
+            n = min(len(view) - filled, len(self._held))
+            view[filled : filled + n] = self._held[:n]
+            self._held = self._held[n:]
+            filled += n
+        return filled
