@@ -75,6 +75,20 @@ def test_cache_table_asset_from_config_or_environment(monkeypatch: pytest.Monkey
     assert cache_table_asset(cfg, cfg.table("WorkOrder_Curr")).uri == "datasync://datasync_target/WorkOrder_Curr"
 
 
+def test_cache_table_for_downstream_dags_is_the_published_asset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from datasync.airflow.assets import cache_table, cache_table_asset
+
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_TARGET", "mssql://sql01:1433/Cache")
+    path = write_config(tmp_path / "datasync.yaml", [entry("WorkOrder_Curr", "JdeWorkOrderFetcher"), entry("Item_Curr", AssetName="items")])
+    monkeypatch.setenv("DATASYNC_CONFIG", str(path))
+    cfg = parse_config({"DataSources": [entry("WorkOrder_Curr", "JdeWorkOrderFetcher")]})
+    assert cache_table("WorkOrder_Curr") == cache_table_asset(cfg, cfg.table("WorkOrder_Curr"))
+    assert (cache_table("items").name, cache_table("Item_Curr").uri) == ("items", "mssql://sql01:1433/Cache/dbo/Item_Curr")
+    with pytest.raises(ConfigError) as err:
+        cache_table("Nope")
+    assert "no cache table 'Nope'" in str(err.value) and "WorkOrder_Curr, items" in str(err.value)
+
+
 def test_bad_asset_settings_name_the_field() -> None:
     with pytest.raises(ConfigError) as err:
         _config(AssetNamespace="sql01/Cache")

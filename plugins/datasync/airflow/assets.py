@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Asset, BaseOperator
@@ -58,6 +60,29 @@ def cache_table_asset(config: DataSyncConfig, table: DataSourceConfig) -> Asset:
         fallback = f"{fallback_namespace(config.target_conn_id)}/{table.table_name}"
         log.warning("%s: asset URI %s refused (%s); using %s", table.table_name, uri, exc, fallback)
         return Asset(name=name, uri=fallback, group=ASSET_GROUP, extra=extra)
+
+
+@lru_cache(maxsize=4)
+def _config_for(path: str) -> DataSyncConfig:
+    from datasync.airflow.dag_factory import load_for_dags
+
+    return load_for_dags(path).config
+
+
+def cache_table(name: str, config_path: str | Path | None = None) -> Asset:
+    """The asset of the cache table ``name`` (its AssetName or TableName), for a downstream DAG's schedule.
+
+    Read from the datasync config the DAGs are built from ($DATASYNC_CONFIG, else
+    include/datasync.yaml), so it is the same asset (name and URI) the sync DAGs publish.
+    """
+    from datasync.airflow.dag_factory import resolve_config_path
+
+    config = _config_for(str(config_path or resolve_config_path()))
+    for table in config.data_sources:
+        if (table.asset_name or table.table_name).lower() == name.lower() or table.table_name.lower() == name.lower():
+            return cache_table_asset(config, table)
+    known = ", ".join(t.asset_name or t.table_name for t in config.data_sources) or "(none)"
+    raise ConfigError([f"no cache table {name!r} in the datasync config; its tables: {known}"])
 
 
 def changed_rows(result: Mapping[str, Any]) -> int:
