@@ -42,10 +42,11 @@ from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import Target
 
 RANGE_ROWS = 10_000  # rows per key range, on average
-SLICE_ROWS = 65_536  # rows texted and hashed at a time
-GROUP_BYTES = 64 << 20  # pass 2: keys and row hashes held at once, both sides
+SLICE_ROWS = 16_384  # rows texted and hashed at a time
+GROUP_BYTES = 64 << 20  # pass 2: what the rows joined at once may take, both sides
+JOIN_ROW_BYTES = 96  # per joined row beside its keys: row hash, Arrow hash table, join output (measured)
 READ_CHUNK_ROWS = 50_000
-BATCH_ROWS = 100_000  # the fetcher's batch size while verifying (its sync batch may be far larger)
+BATCH_ROWS = 32_768  # the fetcher's batch size while verifying (its sync batch may be far larger)
 _NULL = "\x00"  # a NULL's text: no converted value is a lone NUL
 _SEP = "\x1f"
 _SOURCE, _TARGET = "__source_row", "__target_row"
@@ -158,7 +159,7 @@ def verify(
     missing, extra = int(s.counts[only_source].sum()), int(t.counts[only_target].sum())
     different = 0
     samples: dict[str, pa.Table | None] = {"missing": None, "extra": None, "different": None}
-    per_row = (s.key_bytes + t.key_bytes) / max(1, s.rows + t.rows) + 3 * 8  # keys, row hash, join
+    per_row = (s.key_bytes + t.key_bytes) / max(1, s.rows + t.rows) + JOIN_ROW_BYTES
     modulus, groups = _plan(both, (s.counts + t.counts)[both], ranges, max(1, int(GROUP_BYTES / per_row)))
     if not groups and (only_source.size or only_target.size):
         groups = [np.array([], np.uint64)]  # one more read, for the sample keys only

@@ -41,7 +41,7 @@ from datasync.targets.catalog import Rules
 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "date": "DATE", "datetime": "TIMESTAMP"}
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-_CSV_BLOCK_BYTES = 4 << 20  # verify's COPY out: Arrow parses this much at a time
+_CSV_BLOCK_BYTES = 1 << 20  # verify's COPY out: Arrow parses this much at a time (4 MB blocks: +35 MB RSS)
 
 #: SQLSTATEs worth a retry: connection exceptions (class 08), serialization failure,
 #: deadlock, lock not available, operator intervention (shutdown, restart, crash),
