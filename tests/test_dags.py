@@ -14,6 +14,7 @@ from datasync.airflow.dag_factory import (
     HEALTH_DAG_ID,
     VERIFY_DAG_ID,
     PURGE_DAG_ID,
+    DISPATCHER_DAG_ID,
     RECOVERY_DAG_ID,
     load_tolerant,
     resolve_config_path,
@@ -51,7 +52,7 @@ def test_example_config_loads_every_dag(monkeypatch: pytest.MonkeyPatch) -> None
     bag = dagbag(monkeypatch, REPO / "include" / "datasync.yaml")
     assert bag.import_errors == {}
     expected = {sync_dag_id(t.table_name, s) for t in cfg.enabled_tables() for s in t.enabled_types()}
-    expected |= {RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID, VERIFY_DAG_ID}
+    expected |= {DISPATCHER_DAG_ID, RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID, VERIFY_DAG_ID}
     assert set(bag.dag_ids) == expected
     assert "datasync__Item_Curr__hourly" not in bag.dag_ids  # disabled schedule: no DAG
 
@@ -84,7 +85,7 @@ def cfg_path(tmp_path: Path) -> Path:
 
 
 def test_sync_dags_schedules_pool_params_and_docs(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> None:
-    from airflow.sdk import DeltaDataIntervalTimetable
+    from datasync.airflow.timetables import DispatchedTimetable
 
     bag = dagbag(monkeypatch, cfg_path)
     assert bag.import_errors == {}
@@ -92,7 +93,7 @@ def test_sync_dags_schedules_pool_params_and_docs(monkeypatch: pytest.MonkeyPatc
         "datasync__Items__mass", "datasync__Items__daily", "datasync__Items__hourly",
         "datasync__Lots__mass", "datasync__Lots__daily", "datasync__Lots__hourly",
         "datasync__Events__mass", "datasync__Events__hourly",
-        RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID, VERIFY_DAG_ID,
+        DISPATCHER_DAG_ID, RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID, VERIFY_DAG_ID,
     }  # fmt: skip
 
     for dag_id, minutes in {
@@ -102,7 +103,7 @@ def test_sync_dags_schedules_pool_params_and_docs(monkeypatch: pytest.MonkeyPatc
         "datasync__Events__hourly": 60,
     }.items():
         dag = bag.dags[dag_id]
-        assert isinstance(dag.timetable, DeltaDataIntervalTimetable), dag_id
+        assert isinstance(dag.timetable, DispatchedTimetable), dag_id  # started by the dispatcher
         assert dag.timetable.delta == timedelta(minutes=minutes)
         assert dag.catchup is False and dag.max_active_runs == 1
         assert dag.is_paused_upon_creation is False
@@ -135,10 +136,12 @@ def test_sync_dags_schedules_pool_params_and_docs(monkeypatch: pytest.MonkeyPatc
 
 def test_housekeeping_dags(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> None:
     bag = dagbag(monkeypatch, cfg_path)
+    assert bag.dags[DISPATCHER_DAG_ID].timetable.delta == timedelta(hours=1)  # one run an hour, looping
+    assert [t.task_id for t in bag.dags[DISPATCHER_DAG_ID].tasks] == ["dispatch"]
     assert bag.dags[RECOVERY_DAG_ID].timetable.delta == timedelta(minutes=5)  # CheckInterval
     assert bag.dags[PURGE_DAG_ID].timetable.delta == timedelta(days=1)
     assert bag.dags[HEALTH_DAG_ID].timetable.delta == timedelta(minutes=15)  # at least 15 min
-    for dag_id in (RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID):
+    for dag_id in (DISPATCHER_DAG_ID, RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID):
         dag = bag.dags[dag_id]
         assert dag.is_paused_upon_creation is False and dag.max_active_runs == 1
         assert all(t.pool == "default_pool" for t in dag.tasks)
@@ -174,6 +177,7 @@ def test_deadline_alerts_and_failure_mails_carry_table_and_recipients(
 
     notifier = items.get_task("sync").on_failure_callback
     notifier = notifier[0] if isinstance(notifier, list) else notifier
+    notifier = notifier.notifier  # mails a type's first failure, not the dispatcher's backoff retries after it
     assert "Items Hourly sync" in notifier.subject and notifier.to == ["items@example.com", "ops@example.com"]
 
 

@@ -177,17 +177,17 @@ def test_mssql_operator_refuses_another_target_type(env) -> None:
         sync_op(config(), "Mass", MssqlMergeOperator).execute(context("scheduled__m"))
 
 
-def test_busy_table_is_a_retryable_failure(env) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+def test_busy_table_is_a_skip_not_a_failure(env) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
 
     holder = SqliteTarget.open(str(env.target))
     try:
         with holder.table_lock("Items", 0):
-            with pytest.raises(TransientSyncError) as info:
+            with pytest.raises(AirflowSkipException, match="Items: busy .*; this Mass run skipped"):
                 sync_op(config(), "Mass").execute(context("scheduled__busy"))
-            assert not isinstance(info.value, AirflowFailException)
     finally:
         holder.close()
+    assert ledger_rows(env.target) == []  # DESIGN §6: a busy table never fails, never uses up retries
 
 
 def test_parse_minimum_dt() -> None:

@@ -117,6 +117,27 @@ def failure_callback(config: DataSyncConfig, table: DataSourceConfig | None, wha
     )
 
 
+class UnlessRetryOfAFailure:
+    """An on_failure_callback that mails the first failure of a type, not each backoff retry after it.
+
+    The dispatcher marks a run that retries a failing type (conf ``retry`` > 0); its
+    failure was already mailed, and health says Unhealthy until the type succeeds.
+    """
+
+    def __init__(self, notifier: Any):
+        self.notifier = notifier
+
+    def __call__(self, context: Any) -> Any:
+        conf = getattr(context.get("dag_run"), "conf", None) or {}
+        if int(conf.get("retry") or 0) > 0:
+            return None
+        return self.notifier(context)
+
+
+def once_per_failing_streak(notifier: Any) -> Any:
+    return None if notifier is None else UnlessRetryOfAFailure(notifier)
+
+
 class UnlessHealthVerdict:
     """An on_failure_callback that stays silent when the failure is the health run's Unhealthy verdict.
 

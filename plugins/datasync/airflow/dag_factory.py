@@ -2,22 +2,26 @@
 
 Per enabled table and enabled schedule a DAG ``datasync__{table}__{mass|daily|hourly}``:
 
-- schedule: every IntervalMinutes as a DeltaDataIntervalTimetable, so backfill
-  runs have a real data interval; catchup off, one active run at a time,
-  unpaused when created (the seed service synced as soon as it started);
-- tasks: Daily and Hourly start with the priority gate (skipped, reason in the
-  log, while a higher type of the table is due or running; manual runs with a
+- schedule: none of their own: ``datasync__dispatcher`` triggers a run when the
+  schedule (DESIGN §6, datasync.engine.schedule) says the type is due; the
+  timetable (DispatchedTimetable) only gives backfills their IntervalMinutes
+  intervals. Catchup off, one active run at a time, unpaused when created;
+- tasks: Daily and Hourly start with the gate (skipped, reason in the log: a
+  dispatched run whose table became busy or current meanwhile; a manual run
+  without parameters while a higher type is due or running; manual runs with a
   parameter and backfills pass), then the sync task in the pool
   ``PoolName`` (slots = MaxDegreeOfParallelism), on the source system's
   ``Queue`` when one is set (CeleryExecutor: only workers serving that queue
-  take it). Mass never skips: it has only the sync task;
+  take it). A sync that finds its table's lock held is skipped, not failed.
+  Mass has only the sync task;
 - params (Daily, Hourly): ``full_refresh`` and ``minimum_dt`` in the trigger form; with
   DeleteDetection also ``allow_mass_delete`` (every type);
 - alerts: a Deadline Alert and failure e-mails when recipients are configured;
 - asset: a ``publish`` task after the sync, whose outlet is the cache table's
   asset (datasync.airflow.assets): an event after a Mass or a sync that changed rows.
 
-Plus ``datasync__recovery`` (every CheckInterval; also right after a deploy),
+Plus ``datasync__dispatcher`` (one run per hour looping every CheckInterval),
+``datasync__recovery`` (every CheckInterval; also right after a deploy),
 ``datasync__purge`` (daily), ``datasync__health`` (every CheckInterval, at
 least every 15 minutes) and ``datasync__verify`` (weekly: cache = source).
 
@@ -65,6 +69,7 @@ def sync_dag_id(table: str, sync_type: str) -> str:
     return f"{DAG_PREFIX}__{table}__{sync_type.lower()}"
 
 
+DISPATCHER_DAG_ID = f"{DAG_PREFIX}__dispatcher"
 RECOVERY_DAG_ID = f"{DAG_PREFIX}__recovery"
 PURGE_DAG_ID = f"{DAG_PREFIX}__purge"
 HEALTH_DAG_ID = f"{DAG_PREFIX}__health"
@@ -236,7 +241,8 @@ def sync_doc_md(config: DataSyncConfig, table: DataSourceConfig, sync_type: str,
         f"| fetcher | `{table.fetcher_type_name}` ({facts.columns} columns) |",
         f"| key | {', '.join(f'`{k}`' for k in facts.key)} |",
         f"| change column | `{facts.last_update_column}` |",
-        f"| schedule | {_every(sched.interval_minutes)} ({sched.interval_minutes} min); other schedules: "
+        f"| schedule | {_every(sched.interval_minutes)} ({sched.interval_minutes} min), started by "
+        f"`{DISPATCHER_DAG_ID}` when due; other schedules: "
         f"{', '.join(others) or 'none'} |",
         f"| pool | `{config.pool_name}` ({config.max_degree_of_parallelism} slots) |",
         f"| queue | {f'`{source.queue}`' if source.queue else 'the default queue'} |",
@@ -316,21 +322,23 @@ def operator_class(config: DataSyncConfig) -> type:
 def build_sync_dag(
     config: DataSyncConfig, table: DataSourceConfig, sync_type: str, facts: TableFacts | None = None
 ) -> Any:
-    from airflow.sdk import DAG, DeltaDataIntervalTimetable
+    from airflow.sdk import DAG
 
     from datasync.airflow import alerts
     from datasync.airflow.operators import PriorityGateOperator
+    from datasync.airflow.timetables import DispatchedTimetable
 
     dag_id = sync_dag_id(table.table_name, sync_type)
     facts = facts or table_facts(config, table)
     op_cls = operator_class(config)
     interval = table.schedule(sync_type).interval
     what = f"{table.table_name} {sync_type} sync"
-    on_failure = alerts.failure_callback(config, table, what)
+    on_failure = alerts.once_per_failing_streak(alerts.failure_callback(config, table, what))
     dag = DAG(
         dag_id=dag_id,
         description=f"{sync_type} sync of {table.table_name} from {table.source_system} ({table.fetcher_type_name})",
-        schedule=DeltaDataIntervalTimetable(interval),
+        # no scheduled runs: datasync__dispatcher triggers them when due; backfills get [start, end) intervals
+        schedule=DispatchedTimetable(interval),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
@@ -382,7 +390,9 @@ def publish_task(config: DataSyncConfig, table: DataSourceConfig) -> Any:
     )
 
 
-def _housekeeping_dag(dag_id: str, schedule: timedelta, description: str, doc_md: str) -> Any:
+def _housekeeping_dag(
+    dag_id: str, schedule: timedelta, description: str, doc_md: str, params: dict[str, Any] | None = None
+) -> Any:
     from airflow.sdk import DAG, DeltaDataIntervalTimetable
 
     return DAG(
@@ -395,8 +405,37 @@ def _housekeeping_dag(dag_id: str, schedule: timedelta, description: str, doc_md
         is_paused_upon_creation=False,
         tags=[DAG_PREFIX, "housekeeping"],
         doc_md=doc_md,
+        params=params or {},
         default_args={"owner": OWNER},
     )
+
+
+def build_dispatcher_dag(config: DataSyncConfig) -> Any:
+    from airflow.sdk import Param
+
+    from datasync.airflow import alerts
+    from datasync.airflow.dispatcher import RUN_LENGTH, DispatcherOperator
+
+    dag = _housekeeping_dag(
+        DISPATCHER_DAG_ID,
+        RUN_LENGTH,
+        "Starts every table's due sync, highest type first (the seed's loop)",
+        "### datasync dispatcher\n\nOne run per hour; its task loops every CheckInterval "
+        f"({config.check_interval}): it reads the DataUpdate ledger once and, for each table, triggers a run of "
+        "the highest due type's DAG (DESIGN §6: satisfied-by, slots, backoff after failures, busy tables wait). "
+        "The sync DAGs have no schedule of their own. The reason of each decision is in this task's log and in "
+        "the triggered run's conf. Param `cycles`: run that many cycles and stop (0: about an hour).",
+        params={"cycles": Param(0, type="integer", minimum=0, title="Cycles", description="0: loop for the hour")},
+    )
+    with dag:
+        DispatcherOperator(
+            task_id="dispatch",
+            config=config,
+            retries=3,
+            retry_delay=config.check_interval,
+            on_failure_callback=alerts.failure_callback(config, None, "datasync dispatcher"),
+        )
+    return dag
 
 
 def build_recovery_dag(config: DataSyncConfig) -> Any:
@@ -527,6 +566,7 @@ def build_dags(dag_file: str | Path | None = None, config_path: str | Path | Non
         except Exception as exc:  # noqa: BLE001 - one table must not hide the others
             problems.append(f"table {table.table_name}: cannot build its DAGs: {type(exc).__name__}: {exc}")
     for dag_id, builder in (
+        (DISPATCHER_DAG_ID, build_dispatcher_dag),
         (RECOVERY_DAG_ID, build_recovery_dag),
         (PURGE_DAG_ID, build_purge_dag),
         (HEALTH_DAG_ID, build_health_dag),

@@ -43,7 +43,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from datasync.airflow.connections import HookConnector
 from datasync.config import DataSyncConfig
 from datasync.core.times import as_utc
-from datasync.core.errors import ConfigError, PermanentSyncError, SyncCancelled, TransientSyncError
+from datasync.core.errors import ConfigError, PermanentSyncError, SyncCancelled, TableLockTimeout, TransientSyncError
 
 if TYPE_CHECKING:
     from datasync.engine.sync import SyncRequest
@@ -86,6 +86,13 @@ def run_type_of(context: Any) -> str:
     dag_run = context.get("dag_run")
     value = getattr(dag_run, "run_type", None) or ""
     return str(getattr(value, "value", value))
+
+
+def dispatched_by(context: Any) -> str | None:
+    """The dispatcher's reason when datasync__dispatcher started this run (its conf says so), else None."""
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    params = context.get("params") or {}
+    return conf.get("dispatched") or params.get("dispatched") or None
 
 
 def explicit_request(context: Any) -> str | None:
@@ -134,7 +141,9 @@ class PriorityGateOperator(_DataSyncBase):
             log.info(reason)
             return reason
         try:
-            decision = service.gate(self.config, self.table, self.sync_type, connector=HookConnector())
+            decision = service.gate(
+                self.config, self.table, self.sync_type, connector=HookConnector(), dispatched=bool(dispatched_by(context))
+            )
         except PermanentSyncError as exc:
             raise AirflowFailException(f"{self.table} {self.sync_type} priority gate: {exc}") from exc
         log.info("priority gate: %s", decision.reason)
@@ -218,6 +227,9 @@ class DataSyncOperator(_DataSyncBase):
             )
         except PermanentSyncError as exc:
             raise AirflowFailException(f"{self.table} {self.sync_type} sync failed, not retried: {exc}") from exc
+        except TableLockTimeout as exc:
+            # another sync of the table holds it: a skip with the reason, never a failure or a used-up retry
+            raise AirflowSkipException(f"{self.table}: busy ({exc}); this {self.sync_type} run skipped") from exc
         except TransientSyncError:
             raise
         except Exception as exc:

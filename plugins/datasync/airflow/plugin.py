@@ -14,6 +14,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from datasync.airflow import listeners as health_listeners
+from datasync.airflow.timetables import DispatchedTimetable
 
 URL_PREFIX = "/datasync"
 
@@ -21,6 +22,7 @@ URL_PREFIX = "/datasync"
 class DataSyncPlugin(AirflowPlugin):
     name = "datasync"
     listeners = [health_listeners]  # the health run's verdict as its note
+    timetables = [DispatchedTimetable]  # the sync DAGs' (custom timetables must be registered)
     external_views = [
         {
             "name": "DataSync",

@@ -117,6 +117,7 @@ class Decision:
     sync_type: str | None  # the type to run; None: nothing runs
     reason: str
     busy: bool = False  # a sync of the table is in progress
+    retry: int = 0  # this run retries a type that failed this many times in a row
 
     @property
     def run(self) -> bool:
@@ -146,7 +147,8 @@ def decide(config: DataSyncConfig, table: DataSourceConfig, facts: TableFacts, n
             continue
         why = _why_due(table, sync_type, facts)
         note = f" ({'; '.join(waits)})" if waits else ""
-        return Decision(name, str(sync_type), f"{name}: {sync_type} {why}{note}")
+        retries = len(consecutive_failures(sync_type, facts))
+        return Decision(name, str(sync_type), f"{name}: {sync_type} {why}{note}", retry=retries)
     if waits:
         return Decision(name, None, f"{name}: nothing runs: {'; '.join(waits)}")
     nxt = min((_next(table, t, facts) for t in types), default=None)

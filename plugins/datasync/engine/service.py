@@ -27,7 +27,7 @@ from datasync.engine.dbcheck import check_target
 from datasync.engine.ledger import Ledger
 from datasync.engine.postprocessors import post_processor
 from datasync.engine import dispatch
-from datasync.engine.schedule import GateDecision, TableFacts, priority_gate
+from datasync.engine.schedule import GateDecision, TableFacts, decide, priority_gate
 from datasync.engine.verify import BATCH_ROWS as VERIFY_BATCH_ROWS
 from datasync.engine.verify import VerifyReport, verify
 from datasync.engine.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
@@ -121,15 +121,40 @@ def verify_table(
 
 
 def gate(
-    config: DataSyncConfig, table: str, sync_type: str, target: Target | None = None, connector: Connector | None = None
+    config: DataSyncConfig,
+    table: str,
+    sync_type: str,
+    target: Target | None = None,
+    connector: Connector | None = None,
+    dispatched: bool = False,
 ) -> GateDecision:
-    """Priority gate for a scheduled Daily/Hourly run (Mass always runs)."""
+    """May this run of ``table``'s ``sync_type`` start now?
+
+    A run the dispatcher started passes while the schedule still picks this type
+    for the table (else it is skipped: the table is busy, or it became current
+    meanwhile); other unparameterised runs pass the priority gate (Mass always).
+    """
     ds = config.table(table)
     with target_session(config, target, connector) as t:
         ledger = Ledger(t)
         ledger.ensure(config.ledger_zone)
         facts = ledger.schedule_facts().get(ds.table_name.lower(), TableFacts())
-        return priority_gate(config, ds, sync_type, facts, utcnow())
+        if not dispatched:
+            return priority_gate(config, ds, sync_type, facts, utcnow())
+        decision = decide(config, ds, facts, utcnow())
+        if decision.sync_type == sync_type:
+            return GateDecision(True, decision.reason)
+        return GateDecision(False, f"{decision.reason}; this {sync_type} run skipped")
+
+
+def dispatch_decisions(
+    config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None, now: datetime | None = None
+) -> list[dispatch.Decision]:
+    """One dispatch cycle's decisions (every enabled table) from one read of the ledger."""
+    with target_session(config, target, connector) as t:
+        ledger = Ledger(t)
+        ledger.ensure(config.ledger_zone)
+        return dispatch.decisions(config, ledger, now or utcnow())
 
 
 def recover(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> dict[str, int]:
