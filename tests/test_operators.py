@@ -25,9 +25,11 @@ from datasync_demo import generator as demo
 from datasync.engine.configuration import parse_config
 from datasync.core.errors import TransientSyncError
 from datasync.engine.ledger import Ledger
+from datasync.engine.postprocessors import PostProcessor, register_post_processor
 from datasync.airflow.operators import (
     DataSyncOperator,
     MssqlMergeOperator,
+    PostProcessOperator,
     PriorityGateOperator,
     PurgeOperator,
     RecoveryOperator,
@@ -341,3 +343,54 @@ def test_verify_operator_returns_the_report_and_fails_when_the_cache_differs(env
     conn.close()
     with pytest.raises(CacheDiffers, match=rf"1 different values: \({itm}\) \[DSC1\]"):
         op.execute(context("scheduled__verify2"))
+
+
+# --------------------------------------------------------------------------- post-processor task
+
+
+@register_post_processor
+class FailsOnceThenAudits(PostProcessor):
+    """Fails its first call (a transient error), then writes the synced row count into an audit table."""
+
+    calls = 0
+
+    def run(self, target, table, result) -> None:
+        type(self).calls += 1
+        if type(self).calls == 1:
+            raise RuntimeError("audit database restarting")
+        target.execute('CREATE TABLE IF NOT EXISTS "Audit" ("TableName" TEXT, "Rows" INTEGER, "DataUpdateID" INTEGER)')
+        target.execute('INSERT INTO "Audit" VALUES (:t, :n, :i)', {"t": table.table_name, "n": result.rows, "i": result.data_update_id})
+
+
+class XcomTi:
+    """What a task instance gives the post-processor task: the sync task's XCom of this run."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def xcom_pull(self, task_ids: str) -> Any:
+        assert task_ids == "sync"
+        return self.value
+
+
+def test_post_processor_is_its_own_task_and_its_retry_never_resyncs(env) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    cfg = config(PostProcessorTypeName="FailsOnceThenAudits")
+    synced = sync_op(cfg, "Mass").execute(context("scheduled__pp"))  # the sync task does not post-process
+    post = PostProcessOperator(task_id="post_process", config=cfg, table="Items", sync_type="Mass")
+    with pytest.raises(RuntimeError, match="audit database restarting"):
+        post.execute(context("scheduled__pp", ti=XcomTi(synced)))
+    assert post.execute(context("scheduled__pp", ti=XcomTi(synced))) == (
+        f"FailsOnceThenAudits after DataUpdate {synced['data_update_id']}"
+    )
+    conn = sqlite3.connect(env.target)
+    try:
+        assert conn.execute('SELECT "TableName", "Rows", "DataUpdateID" FROM "Audit"').fetchall() == [
+            ("Items", synced["rows"], synced["data_update_id"])
+        ]
+    finally:
+        conn.close()
+    assert [r["UpdateType"] for r in ledger_rows(env.target)] == ["Mass"]  # one sync, however often it retried
+    with pytest.raises(AirflowSkipException, match="no committed sync"):
+        post.execute(context("scheduled__none", ti=XcomTi(None)))

@@ -325,7 +325,7 @@ def build_sync_dag(
     from airflow.sdk import DAG
 
     from datasync.airflow import alerts
-    from datasync.airflow.operators import PriorityGateOperator
+    from datasync.airflow.operators import PostProcessOperator, PriorityGateOperator
     from datasync.airflow.timetables import DispatchedTimetable
 
     dag_id = sync_dag_id(table.table_name, sync_type)
@@ -362,6 +362,15 @@ def build_sync_dag(
             doc_md=f"{what}: fetch, stage, guarded merge, ledger row in DataUpdate. XCom: rows, inserted, "
             "updated, minimum_dt.",
         )
+        if table.post_processor_type_name:
+            sync >> PostProcessOperator(
+                task_id="post_process",
+                config=config,
+                table=table.table_name,
+                sync_type=sync_type,
+                on_failure_callback=on_failure,
+                doc_md=f"{table.post_processor_type_name} after the committed sync (own retries and log).",
+            )
         if sync_type != "Mass":
             gate = PriorityGateOperator(
                 task_id="priority_gate",

@@ -223,7 +223,8 @@ class DataSyncOperator(_DataSyncBase):
         )
         try:
             result = service.sync_table(
-                self.config, request, target=target, on_started=self._started, connector=HookConnector()
+                self.config, request, target=target, on_started=self._started, connector=HookConnector(),
+                post_process=False,  # its own task (post_process): its failure never re-runs the sync
             )
         except PermanentSyncError as exc:
             raise AirflowFailException(f"{self.table} {self.sync_type} sync failed, not retried: {exc}") from exc
@@ -301,6 +302,32 @@ class DataSyncOperator(_DataSyncBase):
         from datasync.airflow.lineage import sync_lineage
 
         return sync_lineage(self.config, self.table, None, getattr(self, "_lineage_datasets", None))
+
+
+class PostProcessOperator(_DataSyncBase):
+    """The table's post-processor after a committed sync (the ``sync`` task's XCom), with its own retries.
+
+    Runs only when the sync task succeeded (a skipped sync skips it too); a failure
+    here fails this task only, so retrying it never re-runs the sync.
+    """
+
+    ui_color = "#f5e0cf"
+
+    def execute(self, context: Any) -> str:
+        from datasync.engine import service
+        from datasync.engine.sync import SyncResult
+
+        data = context["ti"].xcom_pull(task_ids="sync")
+        if not data:
+            raise AirflowSkipException(f"{self.table}: no committed sync in this run; nothing to post-process")
+        result = SyncResult.from_dict(data)
+        try:
+            service.run_post_processor(self.config, result, connector=HookConnector())
+        except PermanentSyncError as exc:
+            raise AirflowFailException(f"{self.table} post-processor: {exc}") from exc
+        name = self.config.table(self.table).post_processor_type_name
+        log.info("%s: post-processor %s done after DataUpdate %s", self.table, name, result.data_update_id)
+        return f"{name} after DataUpdate {result.data_update_id}"
 
 
 class MssqlMergeOperator(DataSyncOperator):

@@ -87,17 +87,30 @@ def sync_table(
     progress: ProgressCallback | None = None,
     on_started: Callable[[int], None] | None = None,
     connector: Connector | None = None,
+    post_process: bool = True,
 ) -> SyncResult:
+    """One sync, then the table's post-processor (``post_process``; the Airflow DAGs run it as its own task)."""
     telemetry.configure()  # once per process: OTLP / StatsD as the environment says (no-op when off)
     with target_session(config, target, connector) as t:
         result = run_sync(config, request, t, source_opener(config, request.table, connector), progress, on_started)
-        table = config.table(request.table)
-        if table.post_processor_type_name:
-            name = table.post_processor_type_name
-            with telemetry.post_process(result.table, result.sync_type, result.operation_id, result.trace_context, name):
-                log.info("%s: running post-processor %s", table.table_name, name)
-                post_processor(name).run(t, table, result)
+        if post_process:
+            run_post_processor(config, result, t)
         return result
+
+
+def run_post_processor(
+    config: DataSyncConfig, result: SyncResult, target: Target | None = None, connector: Connector | None = None
+) -> bool:
+    """The table's PostProcessorTypeName after a committed sync; False when it has none."""
+    table = config.table(result.table)
+    name = table.post_processor_type_name
+    if not name:
+        return False
+    with target_session(config, target, connector) as t:
+        with telemetry.post_process(result.table, result.sync_type, result.operation_id, result.trace_context, name):
+            log.info("%s: running post-processor %s", table.table_name, name)
+            post_processor(name).run(t, table, result)
+    return True
 
 
 def verify_table(

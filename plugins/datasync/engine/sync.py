@@ -79,6 +79,16 @@ class SyncResult:
     #: rows delete detection removed; None when this run did not detect deletes
     deleted: int | None = None
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SyncResult:
+        """Back from ``as_dict`` (the sync task's XCom, read by the post-processor task)."""
+        minimum = data.get("minimum_dt")
+        return cls(
+            data["table"], data["sync_type"], data["operation_id"], int(data["data_update_id"]), int(data["rows"]),
+            int(data["inserted"]), int(data["updated"]), datetime.fromisoformat(minimum) if minimum else None,
+            float(data.get("seconds") or 0), dict(data.get("trace_context") or {}),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "table": self.table,
