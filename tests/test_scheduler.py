@@ -168,13 +168,15 @@ def test_scheduler_runs_due_dags_within_the_pool(deployment: Deployment) -> None
         assert mass["RunId"].startswith("dispatched__mass__"), mass  # started by datasync__dispatcher
         assert (mass["WasSuccessful"], mass["NumberRecords"]) == (1, items)
     # the pool cap: never more syncs at once than slots, and the cap was reached
+    # (the dispatcher triggers the runs a moment apart, so the cap shows on the task instances, which
+    # hold their slot from process start; their ledger rows need not coincide)
     intervals = [(r["StartDT"], r["EndDT"]) for r in ledger if r["EndDT"]]
-    assert max_overlap(intervals) == SLOTS, intervals
+    assert max_overlap(intervals) <= SLOTS, intervals
     tis = deployment.metadata(
         "SELECT start_date, end_date FROM task_instance WHERE pool = 'datasync' AND start_date IS NOT NULL AND end_date IS NOT NULL"
     )
     assert len(tis) >= len(FAST_TABLES) + 2
-    assert max_overlap([(s, e) for s, e in tis]) <= SLOTS
+    assert max_overlap([(s, e) for s, e in tis]) == SLOTS
     # recovery ran by itself right after the deploy
     recovery = deployment.metadata(
         "SELECT state FROM task_instance WHERE dag_id = 'datasync__recovery' AND state = 'success'"
