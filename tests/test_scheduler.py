@@ -199,19 +199,20 @@ def test_task_failure_is_mailed_once_with_the_table_name(deployment: Deployment)
     )
     # bad config: no Airflow retry; the dispatcher retries the type with backoff (1, 2, 4 ... min), and
     # only its first failure is mailed (health says Unhealthy meanwhile)
-    assert states and all(state == ("failed", 1) for state in states), states
+    finished = [state for state in states if state[0] in ("failed", "success")]  # a retry may be queued
+    assert finished and all(state == ("failed", 1) for state in finished), states
     assert len(deployment.smtp.matching("Broken Mass sync failed")) == 1
 
 
 def test_backfill_syncs_each_run_from_its_interval_start(deployment: Deployment) -> None:
-    dag_id = "datasync__Delta__hourly"
+    dag_id = "datasync__Delta__hourly"  # no run of its own yet: the Mass satisfied it for an hour
     wait_for(
         lambda: deployment.metadata(
-            "SELECT 1 FROM dag_run WHERE dag_id = %s AND state IN ('success', 'failed')", (dag_id,)
+            "SELECT 1 FROM dag_run WHERE dag_id = 'datasync__Delta__mass' AND state IN ('success', 'failed')"
         ),
         300,
         2,
-        "the scheduled hourly run of Delta",
+        "the dispatched Mass of Delta",
     )
     run(
         [AIRFLOW, "backfill", "create", "--dag-id", dag_id, "--from-date", "2024-05-01T00:00:00+00:00",
