@@ -192,6 +192,16 @@ def test_busy_table_is_a_skip_not_a_failure(env) -> None:
     assert ledger_rows(env.target) == []  # DESIGN §6: a busy table never fails, never uses up retries
 
 
+def test_busy_table_retries_a_backfill_run(env) -> None:
+    holder = SqliteTarget.open(str(env.target))
+    try:
+        with holder.table_lock("Items", 0):
+            with pytest.raises(TransientSyncError, match="another sync holds its lock"):
+                sync_op(config(), "Mass").execute(context("backfill__busy", "backfill"))
+    finally:
+        holder.close()
+
+
 def test_parse_minimum_dt() -> None:
     assert parse_minimum_dt(None) is None and parse_minimum_dt("") is None
     assert parse_minimum_dt("2024-03-01T10:00:00Z") == datetime(2024, 3, 1, 10, tzinfo=timezone.utc)

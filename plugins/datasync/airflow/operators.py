@@ -229,7 +229,9 @@ class DataSyncOperator(_DataSyncBase):
         except PermanentSyncError as exc:
             raise AirflowFailException(f"{self.table} {self.sync_type} sync failed, not retried: {exc}") from exc
         except TableLockTimeout as exc:
-            # another sync of the table holds it: a skip with the reason, never a failure or a used-up retry
+            if explicit_request(context):  # a backfill or parameterised run was asked for: retried until free
+                raise
+            # a dispatched or plain run: a skip with the reason, never a failure (the dispatcher starts it again)
             raise AirflowSkipException(f"{self.table}: busy ({exc}); this {self.sync_type} run skipped") from exc
         except TransientSyncError:
             raise
