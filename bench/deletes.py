@@ -12,7 +12,9 @@ Whole processes, as a user runs them (``datasync run …``), on the demo JDE sou
    process start, an empty fetch, the key scan of every source row, the
    anti-join and the delete (plus the ledger);
 4. the same run once more without DeleteDetection: what the process costs without
-   the detection, so the detection's own share is the difference.
+   the detection, so the detection's own share is the difference;
+5. ``datasync verify LotUsage``: cache = source after the detection (exit 0), its
+   wall time and peak RSS (verify streams both sides: bounded memory).
 
 After step 3 the target must hold exactly the source's rows (count and key sum),
 and the run must report the expected number of deletes. Goal: step 3 under a
@@ -96,6 +98,22 @@ def datasync(args: list[str], env: dict[str, str]) -> dict[str, Any]:
         "rows": num(m.group(1)),
         "deleted": num(m.group(4)),
     }
+
+
+def verify(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """``datasync verify`` as a process: wall seconds and peak RSS; it must find the table equal (exit 0)."""
+    exe = Path(sys.executable).with_name("datasync")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from datasync.cli import main; main()"]
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd + args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        code, rss = wait_rusage(proc)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        text = out.read()
+    if code != 0 or ": equal:" not in text:
+        raise RuntimeError(f"datasync {' '.join(args)} did not find the table equal (exit {code}):\n{text[-4000:]}")
+    return {"process_s": round(wall, 3), "peak_rss_mb": round(rss, 1)}
 
 
 def config(detect: bool) -> dict[str, Any]:
@@ -185,10 +203,13 @@ def run_target(kind: str, pristine: Path, work: Path) -> dict[str, Any]:
                            f"!= source {source_truth(source)}")
     log(f"{kind}: the same hourly without delete detection")
     plain = datasync(["run", TABLE, "--type", "hourly", "--minimum-dt", "2100-01-01", "--config", str(off)], env)
+    log(f"{kind}: datasync verify (cache = source after the detection)")
+    verified = verify(["verify", TABLE, "--config", str(off)], env)
     return {
         "mass": mass,
         "delete_detection": detect,
         "hourly_without_detection": plain,
+        "verify": verified,
         "expected_deleted": expected,
         "ratio_process": round(detect["process_s"] / mass["process_s"], 3),
         "ratio_sync": round(detect["sync_s"] / mass["sync_s"], 3),
@@ -222,11 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "deletes-latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{'target':<10} {'mass':>9} {'detect':>9} {'ratio':>6} {'no-detect':>10} {'RSS mass':>9} {'RSS detect':>11}")
+    print(f"\n{'target':<10} {'mass':>9} {'detect':>9} {'ratio':>6} {'no-detect':>10} {'RSS mass':>9} {'RSS detect':>11}"
+          f" {'verify':>8} {'RSS verify':>11}")
     for kind, r in report["targets"].items():
-        m, d, p = r["mass"], r["delete_detection"], r["hourly_without_detection"]
+        m, d, p, v = r["mass"], r["delete_detection"], r["hourly_without_detection"], r["verify"]
         print(f"{kind:<10} {m['process_s']:>8.2f}s {d['process_s']:>8.2f}s {r['ratio_process']:>6.3f} "
-              f"{p['process_s']:>9.2f}s {m['peak_rss_mb']:>7.0f}MB {d['peak_rss_mb']:>9.0f}MB")
+              f"{p['process_s']:>9.2f}s {m['peak_rss_mb']:>7.0f}MB {d['peak_rss_mb']:>9.0f}MB"
+              f" {v['process_s']:>7.2f}s {v['peak_rss_mb']:>9.0f}MB")
     return 0 if all(r["goal_met"] for r in report["targets"].values()) else 1
 
 
