@@ -138,9 +138,15 @@ def test_housekeeping_dags(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> N
     bag = dagbag(monkeypatch, cfg_path)
     assert bag.dags[DISPATCHER_DAG_ID].timetable.delta == timedelta(hours=1)  # one run an hour, looping
     assert [t.task_id for t in bag.dags[DISPATCHER_DAG_ID].tasks] == ["dispatch"]
-    assert bag.dags[RECOVERY_DAG_ID].timetable.delta == timedelta(minutes=5)  # CheckInterval
+    assert bag.dags[RECOVERY_DAG_ID].timetable.delta == timedelta(hours=1)  # CheckInterval (5 min), at least 1 h
     assert bag.dags[PURGE_DAG_ID].timetable.delta == timedelta(days=1)
     assert bag.dags[HEALTH_DAG_ID].timetable.delta == timedelta(minutes=15)  # at least 15 min
+    # the schedule in words in every description (the UI's schedule column says "1:00:00")
+    assert bag.dags[RECOVERY_DAG_ID].description.endswith(", every 1 hour")
+    assert bag.dags[PURGE_DAG_ID].description.endswith(", every 1 day")
+    assert bag.dags[HEALTH_DAG_ID].description.endswith(", every 15 minutes")
+    assert bag.dags[VERIFY_DAG_ID].description.endswith(", every 1 week")
+    assert bag.dags["datasync__Items__hourly"].description.endswith(", every 1 hour")
     for dag_id in (DISPATCHER_DAG_ID, RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID):
         dag = bag.dags[dag_id]
         assert dag.is_paused_upon_creation is False and dag.max_active_runs == 1

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 DAG_PREFIX = "datasync"
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 HEALTH_MIN_INTERVAL = timedelta(minutes=15)
+RECOVERY_MIN_INTERVAL = timedelta(hours=1)  # not 1,440 runs a day in the history (it also runs after a deploy)
 PURGE_INTERVAL = timedelta(days=1)
 STRICT_ENV = "DATASYNC_STRICT_CONFIG"
 CONFIG_ENV = "DATASYNC_CONFIG"
@@ -336,7 +337,10 @@ def build_sync_dag(
     on_failure = alerts.once_per_failing_streak(alerts.failure_callback(config, table, what))
     dag = DAG(
         dag_id=dag_id,
-        description=f"{sync_type} sync of {table.table_name} from {table.source_system} ({table.fetcher_type_name})",
+        description=(
+            f"{sync_type} sync of {table.table_name} from {table.source_system} ({table.fetcher_type_name}), "
+            f"{_every(table.schedule(sync_type).interval_minutes)}"
+        ),
         # no scheduled runs: datasync__dispatcher triggers them when due; backfills get [start, end) intervals
         schedule=DispatchedTimetable(interval),
         start_date=START_DATE,
@@ -406,7 +410,7 @@ def _housekeeping_dag(
 
     return DAG(
         dag_id=dag_id,
-        description=description,
+        description=f"{description}, {_every(schedule.total_seconds() / 60)}",
         schedule=DeltaDataIntervalTimetable(schedule),
         start_date=START_DATE,
         catchup=False,
@@ -451,11 +455,12 @@ def build_recovery_dag(config: DataSyncConfig) -> Any:
     from datasync.airflow import alerts
     from datasync.airflow.operators import RecoveryOperator
 
+    every = recovery_interval(config)
     dag = _housekeeping_dag(
         RECOVERY_DAG_ID,
-        config.check_interval,
+        every,
         "Close DataUpdate rows of syncs that died",
-        "### datasync recovery\n\nEvery CheckInterval (and right after a deploy): every in-progress "
+        "### datasync recovery\n\nEvery CheckInterval, at least 1 hour (and right after a deploy): every in-progress "
         "DataUpdate row (NumberRecords = -2) of a table whose sync lock is free is closed as failed "
         "(its sync died). Rows of running syncs are left alone. XCom: `{table: rows closed}`.",
     )
@@ -508,6 +513,10 @@ def build_verify_dag(config: DataSyncConfig) -> Any:
                 on_failure_callback=alerts.failure_callback(config, table, f"{table.table_name} verify"),
             )
     return dag
+
+
+def recovery_interval(config: DataSyncConfig) -> timedelta:
+    return max(config.check_interval, RECOVERY_MIN_INTERVAL)
 
 
 def health_interval(config: DataSyncConfig) -> timedelta:
