@@ -717,6 +717,10 @@ def test_ledger_ddl_serves_last_success_and_in_progress():
     indexes = {glot(c)[0].this.name: c for c in creates[1:]}
     assert indexes["IX_DataUpdate_LastSuccess"].endswith("([TableName], [UpdateType], [StartDT]) WHERE [WasSuccessful] = 1")
     assert indexes["IX_DataUpdate_InProgress"].endswith("WHERE [NumberRecords] = -2")
+    # health's read: per (table, type) pair a MAX(DataUpdateID) seek, successes and failures filtered
+    assert indexes["IX_DataUpdate_Latest"].endswith("([TableName], [UpdateType], [DataUpdateID]) INCLUDE ([NumberRecords])")
+    assert indexes["IX_DataUpdate_LatestSuccess"].endswith("([TableName], [UpdateType], [DataUpdateID]) WHERE [WasSuccessful] = 1")
+    assert indexes["IX_DataUpdate_LatestFailure"].endswith("([TableName], [UpdateType], [DataUpdateID]) WHERE [NumberRecords] = -1")
     start = next(s for s in statements if "OUTPUT INSERTED" in s.sql)
     assert re.search(r"OUTPUT INSERTED\.\[DataUpdateID\]\s+VALUES \(N'WorkOrder_Curr', N'Daily'", start.text)
     assert "'2024-02-27 00:00:00.000000'" in start.text  # UTC, microseconds kept (use_datetime2)
@@ -1061,6 +1065,7 @@ def test_dotnet_ledger_upgrade_is_one_ddl_locked_transaction():
     guarded = [t for t in texts[lock:commit] if t.startswith("IF NOT EXISTS (SELECT 1 FROM [sys].[indexes]")]
     assert [re.search(r"CREATE NONCLUSTERED INDEX (\[\w+\])", t).group(1) for t in guarded] == [
         "[IX_DataUpdate_LastSuccess]", "[IX_DataUpdate_InProgress]", "[IX_DataUpdate_StartDT]",
+        "[IX_DataUpdate_Latest]", "[IX_DataUpdate_LatestSuccess]", "[IX_DataUpdate_LatestFailure]",
     ]
     for text in set(texts):
         assert not sqlfluff_problems(text), text
@@ -1157,6 +1162,7 @@ def test_init_db_check_reads_the_catalog_with_parsable_tsql():
     assert found == [
         "DataUpdate: note: upgrade: add columns OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated, ErrorMessage, ConvertedFromTimeZone, RowsDeleted (nullable)",
         "DataUpdate: note: upgrade: convert 2 row(s) the .NET service wrote from UTC local time to UTC",
+        "DataUpdate: note: upgrade: create indexes IX_DataUpdate_Latest, IX_DataUpdate_LatestSuccess, IX_DataUpdate_LatestFailure",
         "WorkOrder_Curr: warning: column WADOCO (alias DOCO): INT where datasync declares BIGINT: values beyond its range fail",
         "WorkOrder_Curr: warning: column DCTO: NCHAR(2) is fixed-width: values come back padded with spaces",
         "WorkOrder_Curr: error: column MCU: NVARCHAR(8) is shorter than datasync's NVARCHAR(12): longer values fail",

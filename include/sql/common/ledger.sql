@@ -74,22 +74,29 @@ ORDER BY {{ "DataUpdateID" | q }}
 {% endmacro %}
 
 {# Health and the DataSync page in one read: per table and type the last success, the
-   last finished run and the last failure, plus every running row. The subqueries group
-   on (TableName, UpdateType), which the LastSuccess / InProgress indexes lead with. #}
-{% macro latest() %}
+   last finished run and the last failure, plus every running row. Index-driven: the
+   (TableName, UpdateType) pairs come from IX_DataUpdate_Latest (``pairs``: a dialect may
+   walk that index instead), and each pair's MAX(DataUpdateID) is one backward seek into
+   IX_DataUpdate_LatestSuccess / IX_DataUpdate_Latest / IX_DataUpdate_LatestFailure. #}
+{% macro latest_pairs() %}
+WITH {{ "k" | q }} AS (SELECT DISTINCT {{ "TableName" | q }}, {{ "UpdateType" | q }} FROM {{ "DataUpdate" | q }})
+{% endmacro %}
+
+{% macro latest_of_pair(condition) %}
+SELECT (SELECT MAX({{ "s" | q }}.{{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }} {{ "s" | q }}
+        WHERE {{ "s" | q }}.{{ "TableName" | q }} = {{ "k" | q }}.{{ "TableName" | q }} AND {{ "s" | q }}.{{ "UpdateType" | q }} = {{ "k" | q }}.{{ "UpdateType" | q }}
+          AND {{ "s" | q }}.{{ condition }}) FROM {{ "k" | q }}
+{% endmacro %}
+
+{% macro latest(pairs=None) %}
+{{ pairs or latest_pairs() }}
 SELECT {{ columns() }} FROM {{ "DataUpdate" | q }}
 WHERE {{ "DataUpdateID" | q }} IN (
-    SELECT MAX({{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }}
-    WHERE {{ "WasSuccessful" | q }} = 1
-    GROUP BY {{ "TableName" | q }}, {{ "UpdateType" | q }}
+    {{ latest_of_pair(("WasSuccessful" | q) ~ " = 1") }}
     UNION
-    SELECT MAX({{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }}
-    WHERE {{ "NumberRecords" | q }} <> {{ IN_PROGRESS }}
-    GROUP BY {{ "TableName" | q }}, {{ "UpdateType" | q }}
+    {{ latest_of_pair(("NumberRecords" | q) ~ " <> " ~ IN_PROGRESS) }}
     UNION
-    SELECT MAX({{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }}
-    WHERE {{ "NumberRecords" | q }} = {{ FAILED }}
-    GROUP BY {{ "TableName" | q }}, {{ "UpdateType" | q }}
+    {{ latest_of_pair(("NumberRecords" | q) ~ " = " ~ FAILED) }}
     UNION
     SELECT {{ "DataUpdateID" | q }} FROM {{ "DataUpdate" | q }}
     WHERE {{ "NumberRecords" | q }} = {{ IN_PROGRESS }}

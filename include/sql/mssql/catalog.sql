@@ -26,3 +26,11 @@ JOIN [sys].[columns] AS [c] ON [c].[object_id] = [ic].[object_id] AND [c].[colum
 WHERE [i].[object_id] = OBJECT_ID({{ p('name') }}, N'U') AND [i].[is_primary_key] = 1
 ORDER BY [ic].[key_ordinal]
 {% endmacro %}
+
+{# The names of a table's indexes (datasync's ledger upgrade looks for its own); a heap has a nameless row. #}
+{% macro indexes() %}
+SELECT [i].[name] AS [index_name]
+FROM [sys].[indexes] AS [i]
+WHERE [i].[object_id] = OBJECT_ID({{ p('name') }}, N'U') AND [i].[name] IS NOT NULL
+ORDER BY [i].[name]
+{% endmacro %}

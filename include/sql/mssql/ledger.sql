@@ -6,7 +6,8 @@
 {# Statements separated by ";\n" (ensure_ledger runs them one by one in one transaction).
    IX_DataUpdate_LastSuccess serves "last success per table and type" (schedule, purge),
    IX_DataUpdate_InProgress "what is running / orphaned" (filtered: only -2 rows),
-   IX_DataUpdate_StartDT the purge and health windows. #}
+   IX_DataUpdate_StartDT the purge and health windows; IX_DataUpdate_Latest (every row),
+   _LatestSuccess and _LatestFailure (filtered) health's per-pair MAX(DataUpdateID) seeks. #}
 {% macro create() %}
 CREATE TABLE {{ "DataUpdate" | q }} (
     [DataUpdateID] BIGINT IDENTITY(1, 1) NOT NULL,
@@ -33,6 +34,9 @@ CREATE TABLE {{ "DataUpdate" | q }} (
     ("IX_DataUpdate_LastSuccess", "([TableName], [UpdateType], [StartDT]) WHERE [WasSuccessful] = 1"),
     ("IX_DataUpdate_InProgress", "([TableName], [UpdateType]) WHERE [NumberRecords] = " ~ IN_PROGRESS),
     ("IX_DataUpdate_StartDT", "([StartDT])"),
+    ("IX_DataUpdate_Latest", "([TableName], [UpdateType], [DataUpdateID]) INCLUDE ([NumberRecords])"),
+    ("IX_DataUpdate_LatestSuccess", "([TableName], [UpdateType], [DataUpdateID]) WHERE [WasSuccessful] = 1"),
+    ("IX_DataUpdate_LatestFailure", "([TableName], [UpdateType], [DataUpdateID]) WHERE [NumberRecords] = " ~ FAILED),
 ] %}
 
 {# guarded: each one only if the table does not have it yet (a .NET ledger being upgraded). #}

@@ -19,3 +19,10 @@ JOIN information_schema.key_column_usage AS k
 WHERE t.table_schema = current_schema() AND t.table_name = {{ p('name') }} AND t.constraint_type = 'PRIMARY KEY'
 ORDER BY k.ordinal_position
 {% endmacro %}
+
+{# The names of a table's indexes in the current schema (datasync's ledger upgrade looks for its own). #}
+{% macro indexes() %}
+SELECT i.indexname FROM pg_catalog.pg_indexes AS i
+WHERE i.schemaname = current_schema() AND i.tablename = {{ p('name') }}
+ORDER BY i.indexname
+{% endmacro %}

@@ -12,3 +12,8 @@ ORDER BY "cid"
 {% macro primary_key() %}
 SELECT "name" FROM pragma_table_info({{ p('name') }}) WHERE "pk" > 0 ORDER BY "pk"
 {% endmacro %}
+
+{# The names of a table's indexes (datasync's ledger upgrade looks for its own). #}
+{% macro indexes() %}
+SELECT "name" FROM pragma_index_list({{ p('name') }}) ORDER BY "name"
+{% endmacro %}

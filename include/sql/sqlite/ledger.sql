@@ -24,7 +24,15 @@ CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
 
 {% macro ensure_indexes() %}
 CREATE INDEX IF NOT EXISTS "IX_DataUpdate_LastSuccess" ON "DataUpdate" ("TableName", "UpdateType", "WasSuccessful", "StartDT");
-CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("NumberRecords", "TableName")
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_InProgress" ON "DataUpdate" ("NumberRecords", "TableName");
+{{ latest_indexes() }}
+{% endmacro %}
+
+{# Health's read (common.latest): every row by pair, the successes, the failures. #}
+{% macro latest_indexes() %}
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_Latest" ON "DataUpdate" ("TableName", "UpdateType", "DataUpdateID");
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_LatestSuccess" ON "DataUpdate" ("TableName", "UpdateType", "DataUpdateID") WHERE "WasSuccessful" = 1;
+CREATE INDEX IF NOT EXISTS "IX_DataUpdate_LatestFailure" ON "DataUpdate" ("TableName", "UpdateType", "DataUpdateID") WHERE "NumberRecords" = {{ FAILED }}
 {% endmacro %}
 
 {% macro start() %}

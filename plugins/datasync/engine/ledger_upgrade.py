@@ -5,7 +5,8 @@ The .NET JdeScoping.DataSync service keeps DataUpdate with DataUpdateID
 WasSuccessful, its times from GETDATE(): the server's local time. datasync
 writes UTC and needs OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated,
 ErrorMessage and RowsDeleted (delete detection; added in place to a ledger an
-earlier datasync created, too). ``datasync init-db`` upgrades such a table, and so does the
+earlier datasync created, too), and health's indexes (``LATEST_INDEXES``: created in
+place on either kind of ledger when the catalog lacks them). ``datasync init-db`` upgrades such a table, and so does the
 first sync (through ``Ledger.ensure``) if init-db was not run.
 
 How old local-time rows and new UTC rows coexist: they do not, for long. A row
@@ -69,6 +70,8 @@ ADDED_COLUMNS = (
     Column("RowsDeleted", "int"),
 )
 ADDED = tuple(c.name for c in ADDED_COLUMNS)
+#: indexes health's one read (``Ledger.latest``) seeks in; created by the upgrade when missing
+LATEST_INDEXES = ("IX_DataUpdate_Latest", "IX_DataUpdate_LatestSuccess", "IX_DataUpdate_LatestFailure")
 LEGACY_ORPHAN_MESSAGE = "interrupted: left in progress by the .NET service (closed by the DataUpdate upgrade)"
 CONVERT_CHUNK = 1000
 
@@ -83,10 +86,11 @@ class UpgradePlan:
 
     missing_columns: tuple[str, ...]
     legacy_rows: int  # rows in local time still to convert
+    missing_indexes: tuple[str, ...] = ()
 
     @property
     def needed(self) -> bool:
-        return bool(self.missing_columns or self.legacy_rows)
+        return bool(self.missing_columns or self.legacy_rows or self.missing_indexes)
 
     def describe(self, zone: ZoneInfo | None) -> list[str]:
         out = []
@@ -95,6 +99,8 @@ class UpgradePlan:
         if self.legacy_rows:
             source = zone.key if zone else "LedgerTimeZone"
             out.append(f"convert {self.legacy_rows} row(s) the .NET service wrote from {source} local time to UTC")
+        if self.missing_indexes:
+            out.append(f"create indexes {', '.join(self.missing_indexes)}")
         return out
 
 
@@ -129,7 +135,8 @@ def plan(target: Target, existing: ExistingTable) -> UpgradePlan:
         legacy = target.fetch("ddl", "count_rows", name=LEDGER_TABLE)[0][0]
     else:
         legacy = target.fetch("ledger", "legacy_count", marked="ConvertedFromTimeZone" not in missing)[0][0]
-    return UpgradePlan(missing, int(legacy))
+    have = {n.lower() for n in target.index_names(LEDGER_TABLE)}
+    return UpgradePlan(missing, int(legacy), tuple(n for n in LATEST_INDEXES if n.lower() not in have))
 
 
 def ensure(target: Target, zone: ZoneInfo | None) -> UpgradePlan | None:
@@ -164,10 +171,11 @@ def ensure(target: Target, zone: ZoneInfo | None) -> UpgradePlan | None:
         )
         target.run_statements("ledger", "ensure_indexes")
     log.warning(
-        "DataUpdate upgraded from the .NET shape: added %s; converted %d row(s) from %s to UTC; closed %d orphan(s)",
+        "DataUpdate upgraded: added %s; converted %d row(s) from %s to UTC; closed %d orphan(s); created %s",
         ", ".join(todo.missing_columns) or "no columns", converted, zone.key if zone else "-", max(closed, 0),
+        ", ".join(todo.missing_indexes) or "no indexes",
     )
-    return UpgradePlan(todo.missing_columns, converted)
+    return UpgradePlan(todo.missing_columns, converted, todo.missing_indexes)
 
 
 def _convert(target: Target, zone: ZoneInfo) -> int:

@@ -243,6 +243,10 @@ class Target(ABC):
         key = tuple(str(r[0]) for r in self.fetch("catalog", "primary_key", params))
         return ExistingTable(name, tuple(self._existing_column(r) for r in rows), key)
 
+    def index_names(self, name: str) -> set[str]:
+        """The names of an existing table's indexes as the catalog has them."""
+        return {str(r[0]) for r in self.fetch("catalog", "indexes", {"name": self._catalog_name(name)})}
+
     def _catalog_name(self, name: str) -> str:
         """How the catalog queries take a table name (SQL Server: bracket-quoted, for OBJECT_ID)."""
         return validate_identifier(name, "table")
