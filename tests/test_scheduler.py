@@ -194,13 +194,17 @@ def test_deadline_miss_is_mailed_with_the_table_name(deployment: Deployment) -> 
 def test_task_failure_is_mailed_once_with_the_table_name(deployment: Deployment) -> None:
     mail = deployment.smtp.wait("Broken Mass sync failed", timeout=240)
     assert "datasync__Broken__mass" in body_of(mail) and "cannot open SQLite source" in body_of(mail)
-    states = deployment.metadata(
-        "SELECT state, try_number FROM task_instance WHERE dag_id = 'datasync__Broken__mass' AND task_id = 'sync'"
-    )
-    # bad config: no Airflow retry; the dispatcher retries the type with backoff (1, 2, 4 ... min), and
-    # only its first failure is mailed (health says Unhealthy meanwhile)
-    finished = [state for state in states if state[0] in ("failed", "success")]  # a retry may be queued
-    assert finished and all(state == ("failed", 1) for state in finished), states
+
+    def states() -> list[tuple]:
+        return deployment.metadata(
+            "SELECT state, try_number FROM task_instance WHERE dag_id = 'datasync__Broken__mass' AND task_id = 'sync'"
+        )
+
+    # the failure callback mails before the task's final state is stored: wait for it
+    wait_for(lambda: any(s[0] == "failed" for s in states()), 120, 1, "the failed Broken Mass task")
+    rows = states()
+    finished = [state for state in rows if state[0] in ("failed", "success")]  # a retry may be queued
+    assert finished and all(state == ("failed", 1) for state in finished), rows
     assert len(deployment.smtp.matching("Broken Mass sync failed")) == 1
 
 
