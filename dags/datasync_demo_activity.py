@@ -28,12 +28,26 @@ if DEMO_SOURCE:
 
         @task
         def touch_demo_source() -> dict:
-            """Update PERCENT % of each demo table's rows (new audit stamp) and add half as many."""
+            """Update PERCENT % of each demo table's rows (new audit stamp) and add half as many.
+
+            A sync reading the SQLite source holds off the write: wait for it (up to 10 min)
+            rather than fail the try.
+            """
+            import sqlite3
             import time
 
             from datasync_demo.generator import touch
 
-            changed = touch(DEMO_SOURCE, PERCENT, seed=int(time.time()))
+            for _ in range(120):
+                try:
+                    changed = touch(DEMO_SOURCE, PERCENT, seed=int(time.time()))
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc):
+                        raise
+                    time.sleep(5)
+            else:
+                raise TimeoutError(f"the demo source {DEMO_SOURCE} stayed locked for 10 minutes")
             return {table: {"updated": u, "added": a} for table, (u, a) in changed.items()}
 
         touch_demo_source()

@@ -145,14 +145,16 @@ def test_housekeeping_dags(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> N
     assert bag.dags[RECOVERY_DAG_ID].description.endswith(", every 1 hour")
     assert bag.dags[PURGE_DAG_ID].description.endswith(", every 1 day")
     assert bag.dags[HEALTH_DAG_ID].description.endswith(", every 15 minutes")
-    assert bag.dags[VERIFY_DAG_ID].description.endswith(", every 1 week")
+    assert bag.dags[VERIFY_DAG_ID].description.endswith(", weekly, Sundays 03:00 UTC")
     assert bag.dags["datasync__Items__hourly"].description.endswith(", every 1 hour")
     for dag_id in (DISPATCHER_DAG_ID, RECOVERY_DAG_ID, PURGE_DAG_ID, HEALTH_DAG_ID):
         dag = bag.dags[dag_id]
         assert dag.is_paused_upon_creation is False and dag.max_active_runs == 1
         assert all(t.pool == "default_pool" for t in dag.tasks)
     verify = bag.dags[VERIFY_DAG_ID]  # weekly, one task per enabled table, in the datasync pool, not retried
-    assert verify.timetable.delta == timedelta(days=7) and verify.max_active_runs == 1
+    # weekly at a quiet time (not at boot, when every table's first Mass runs)
+    assert verify.timetable.expression == "0 3 * * 0" and not verify.timetable.run_immediately
+    assert verify.max_active_runs == 1
     assert sorted(t.task_id for t in verify.tasks) == ["verify__Events", "verify__Items", "verify__Lots"]
     assert all(t.pool == "datasync" and t.retries == 0 and t.table == t.task_id.split("__")[1] for t in verify.tasks)
 

@@ -75,7 +75,8 @@ RECOVERY_DAG_ID = f"{DAG_PREFIX}__recovery"
 PURGE_DAG_ID = f"{DAG_PREFIX}__purge"
 HEALTH_DAG_ID = f"{DAG_PREFIX}__health"
 VERIFY_DAG_ID = f"{DAG_PREFIX}__verify"
-VERIFY_INTERVAL = timedelta(days=7)
+VERIFY_CRON = "0 3 * * 0"  # weekly at a quiet time, not at boot while every table's first Mass runs
+VERIFY_WHEN = "weekly, Sundays 03:00 UTC"
 
 
 def is_strict() -> bool:
@@ -404,14 +405,22 @@ def publish_task(config: DataSyncConfig, table: DataSourceConfig) -> Any:
 
 
 def _housekeeping_dag(
-    dag_id: str, schedule: timedelta, description: str, doc_md: str, params: dict[str, Any] | None = None
+    dag_id: str,
+    schedule: timedelta | Any,
+    description: str,
+    doc_md: str,
+    params: dict[str, Any] | None = None,
+    when: str | None = None,
 ) -> Any:
+    """A housekeeping DAG: every ``schedule`` (a timedelta, first run at once) or a timetable described by ``when``."""
     from airflow.sdk import DAG, DeltaDataIntervalTimetable
 
+    if isinstance(schedule, timedelta):
+        schedule, when = DeltaDataIntervalTimetable(schedule), _every(schedule.total_seconds() / 60)
     return DAG(
         dag_id=dag_id,
-        description=f"{description}, {_every(schedule.total_seconds() / 60)}",
-        schedule=DeltaDataIntervalTimetable(schedule),
+        description=f"{description}, {when}",
+        schedule=schedule,
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
@@ -494,14 +503,17 @@ def build_verify_dag(config: DataSyncConfig) -> Any:
     from datasync.airflow import alerts
     from datasync.airflow.operators import VerifyOperator
 
+    from airflow.sdk import CronTriggerTimetable
+
     dag = _housekeeping_dag(
         VERIFY_DAG_ID,
-        VERIFY_INTERVAL,
+        CronTriggerTimetable(VERIFY_CRON, timezone="UTC"),
         "Weekly proof that every cached table equals its source",
-        "### datasync verify\n\nWeekly, one task per enabled table: row counts, the key set and a checksum "
+        f"### datasync verify\n\n{VERIFY_WHEN.capitalize()}, one task per enabled table (skipped while the table has never synced): row counts, the key set and a checksum "
         "per key range of the converted values, source against cache (`datasync verify TABLE` does the same "
         "from the CLI). A task fails, not retried, when its table differs; its XCom and log name the counts "
         "and sample keys (missing, extra, different).",
+        when=VERIFY_WHEN,
     )
     with dag:
         for table in config.enabled_tables():

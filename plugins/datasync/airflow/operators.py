@@ -379,6 +379,7 @@ class VerifyOperator(_DataSyncBase):
     """``datasync verify`` of one table: counts, key set, values per key range; XCom: the report.
 
     Fails (not retried) when the cache differs from the source, naming the counts and sample keys.
+    Skipped while the table has never synced (a fresh install's first verify runs before its Mass).
     """
 
     def __init__(self, *, config: DataSyncConfig, table: str, sample: int = 10, **kwargs: Any):
@@ -389,6 +390,8 @@ class VerifyOperator(_DataSyncBase):
     def execute(self, context: Any) -> dict[str, Any]:
         from datasync.engine import service
 
+        if not service.last_success(self.config, self.table, connector=HookConnector()):
+            raise AirflowSkipException(f"{self.table}: never synced yet; nothing to verify")
         report = service.verify_table(self.config, self.table, sample=self.sample, connector=HookConnector())
         for line in report.lines():
             log.info("%s", line)

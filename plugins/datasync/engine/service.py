@@ -185,6 +185,16 @@ def recover(config: DataSyncConfig, target: Target | None = None, connector: Con
     return closed
 
 
+def last_success(
+    config: DataSyncConfig, table: str, target: Target | None = None, connector: Connector | None = None
+) -> dict[str, datetime]:
+    """StartDT of ``table``'s last successful sync per type (empty: never synced)."""
+    with target_session(config, target, connector) as t:
+        ledger = Ledger(t)
+        ledger.ensure(config.ledger_zone)
+        return ledger.last_success(config.table(table).table_name)
+
+
 def purge(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> int:
     with target_session(config, target, connector) as t:
         ledger = Ledger(t)
