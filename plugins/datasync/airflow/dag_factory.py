@@ -415,13 +415,16 @@ def _housekeeping_dag(
     """A housekeeping DAG: every ``schedule`` (a timedelta, first run at once) or a timetable described by ``when``."""
     from airflow.sdk import DAG, DeltaDataIntervalTimetable
 
+    start = START_DATE
     if isinstance(schedule, timedelta):
         schedule, when = DeltaDataIntervalTimetable(schedule), _every(schedule.total_seconds() / 60)
+    else:
+        start = None  # a cron trigger without start_date waits for its next tick instead of running the last one
     return DAG(
         dag_id=dag_id,
         description=f"{description}, {when}",
         schedule=schedule,
-        start_date=START_DATE,
+        start_date=start,
         catchup=False,
         max_active_runs=1,
         is_paused_upon_creation=False,
