@@ -1,5 +1,5 @@
 {# F4108 Lot Master: every column of the fetcher, filtered on the audit date when incremental. #}
 {% import "fetchers/_jde.sql" as jde %}
-{% macro select(schema, table, columns, audit_date, incremental) %}
-{{ jde.select(schema, table, columns, audit_date, incremental) }}
+{% macro select(schema, table, columns, audit_date, incremental, bounded=False) %}
+{{ jde.select(schema, table, columns, audit_date, incremental, bounded=bounded) }}
 {% endmacro %}

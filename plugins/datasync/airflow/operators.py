@@ -21,7 +21,7 @@ Which run syncs what:
 - manual runs with ``full_refresh``: everything is fetched;
 - manual runs with ``minimum_dt``: rows changed since that moment (ISO; UTC
   unless it has an offset);
-- backfill runs: rows changed since the run's data_interval_start;
+- backfill runs: rows changed in the run's data interval [start, end) (both pushed down);
 - manual runs with ``allow_mass_delete`` (tables with DeleteDetection): this run
   may delete more than MaxDeletePercent of the table.
 Manual runs with a parameter and backfills pass the priority gate: they were
@@ -192,10 +192,14 @@ class DataSyncOperator(_DataSyncBase):
         params = context.get("params") or {}
         full_refresh = bool(params.get("full_refresh"))
         minimum_dt = None if full_refresh else parse_minimum_dt(params.get("minimum_dt"))
-        if minimum_dt is None and not full_refresh and run_type_of(context) == "backfill":
-            minimum_dt = _as_utc(context.get("data_interval_start"))
+        maximum_dt = None
+        if not full_refresh and run_type_of(context) == "backfill":
+            # a backfill syncs the rows changed in its own data interval: [start, end)
+            minimum_dt = minimum_dt or _as_utc(context.get("data_interval_start"))
+            maximum_dt = _as_utc(context.get("data_interval_end"))
         return SyncRequest(
-            self.table, self.sync_type, full_refresh=full_refresh, minimum_dt=minimum_dt, run_id=context.get("run_id"),
+            self.table, self.sync_type, full_refresh=full_refresh, minimum_dt=minimum_dt, maximum_dt=maximum_dt,
+            run_id=context.get("run_id"),
             allow_mass_delete=bool(params.get("allow_mass_delete")),
         )
 
@@ -214,12 +218,13 @@ class DataSyncOperator(_DataSyncBase):
         except PermanentSyncError as exc:
             raise AirflowFailException(f"{self.table} {self.sync_type} sync: {exc}") from exc
         self.log.info(
-            "%s %s sync, run %s, operation %s%s",
+            "%s %s sync, run %s, operation %s%s%s",
             self.table,
             self.sync_type,
             request.run_id,
             request.operation_id,
             " (full refresh)" if request.full_refresh else f" from {request.minimum_dt.isoformat()}" if request.minimum_dt else "",
+            f" until {request.maximum_dt.isoformat()} (exclusive)" if request.maximum_dt else "",
         )
         try:
             result = service.sync_table(

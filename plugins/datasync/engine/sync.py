@@ -57,6 +57,8 @@ class SyncRequest:
     sync_type: str  # Mass | Daily | Hourly
     full_refresh: bool = False
     minimum_dt: datetime | None = None  # explicit override (aware or UTC-naive)
+    #: a backfill's interval end (exclusive): an incremental sync reads only rows changed before it
+    maximum_dt: datetime | None = None
     run_id: str | None = None
     operation_id: str = field(default_factory=new_operation_id)
     #: a manual run's override of the delete-detection guard (MaxDeletePercent), for this run only
@@ -324,7 +326,7 @@ def _transfer(
         schema = target_schema(source_schema, table_cfg)  # the table's own column names
         target.ensure_table(schema)
         # read and convert the next batch while the target loads this one
-        fetched = prefetched(_traced_fetch(op, fetcher.fetch(to_source_time(min_dt, source_cfg.zone))))
+        fetched = prefetched(_traced_fetch(op, _fetch(fetcher, request, min_dt, source_cfg.zone)))
         batches = renamed(_counted(fetched, source_schema, progress), schema)
         mass = table_cfg.mass_config
         if request.sync_type == SyncType.MASS and mass.prepurge_data:
@@ -334,6 +336,13 @@ def _transfer(
     finally:
         _close_stream(batches, fetched)
         reader.close()
+
+
+def _fetch(fetcher: Fetcher, request: SyncRequest, min_dt: datetime | None, zone: Any) -> Iterator[pa.RecordBatch]:
+    """The fetch in source time; a backfill's interval end bounds it only when incremental (never a Mass)."""
+    if min_dt is None or request.maximum_dt is None:
+        return fetcher.fetch(to_source_time(min_dt, zone))
+    return fetcher.fetch(to_source_time(min_dt, zone), maximum_dt=to_source_time(as_utc(request.maximum_dt), zone))
 
 
 def _delete_step(

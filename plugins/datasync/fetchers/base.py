@@ -114,8 +114,11 @@ class Fetcher(ABC):
         """The target table this fetcher fills (name = the configured TableName)."""
 
     @abstractmethod
-    def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
-        """Stream rows changed at or after ``minimum_dt`` (source local time, naive); None = all."""
+    def fetch(self, minimum_dt: datetime | None, maximum_dt: datetime | None = None) -> Iterator[pa.RecordBatch]:
+        """Stream rows changed at or after ``minimum_dt`` (source local time, naive); None = all.
+
+        ``maximum_dt`` (a backfill's interval end) also keeps only rows changed before it.
+        """
 
     def lineage_table(self) -> str | None:
         """The source table this fetcher reads (F4801), for lineage; None when it reads no one table."""

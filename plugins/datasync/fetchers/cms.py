@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -90,24 +90,30 @@ class CmsMisDataFetcher(Fetcher):
             ]
         )
 
-    def sql(self, incremental: bool) -> str:
+    def sql(self, incremental: bool, bounded: bool = False) -> str:
         return self.render_select(
             table=self.source_table,
             columns=self.source_columns(),
             incremental=incremental,
+            bounded=incremental and bounded,
         )
 
-    def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
+    def fetch(self, minimum_dt: datetime | None, maximum_dt: datetime | None = None) -> Iterator[pa.RecordBatch]:
         reader = self.require_reader()
         schema = self.schema()
         minimum_dt = to_source_time(minimum_dt, self.source.zone)
+        maximum_dt = to_source_time(maximum_dt, self.source.zone) if minimum_dt is not None else None
         params: dict[str, Any] = {}
         if minimum_dt is not None:
             # whole seconds: text-stored times compare safely; the exact filter follows in Arrow
             params["minimum_dt"] = minimum_dt.replace(microsecond=0)
+        if maximum_dt is not None:
+            params["maximum_dt"] = maximum_dt.replace(microsecond=0) + timedelta(seconds=1)  # the next whole second
         raw_batches = reader.read(
             SourceQuery(
-                self.sql(minimum_dt is not None), params, self.batch_size, self.raw_schema(), self.source_table, self.key
+                self.sql(minimum_dt is not None, **({"bounded": True} if maximum_dt is not None else {})),
+                params, self.batch_size, self.raw_schema(),
+                self.source_table, self.key,
             )
         )
         for raw in raw_batches:
@@ -116,6 +122,8 @@ class CmsMisDataFetcher(Fetcher):
                 batch = batch.filter(
                     pc.greater_equal(batch.column(LAST_UPDATE_COLUMN), scalars.timestamp_us(minimum_dt))
                 )
+            if maximum_dt is not None:
+                batch = batch.filter(pc.less(batch.column(LAST_UPDATE_COLUMN), scalars.timestamp_us(maximum_dt)))
             if batch.num_rows:
                 yield batch
 

@@ -159,25 +159,30 @@ class JdeFetcher(Fetcher):
         """The audit time as FLOAT: HHMMSS, numeric in JDE, but untyped in some SQLite copies of it."""
         return {self.physical(self.audit_time): "FLOAT"}
 
-    def sql(self, incremental: bool) -> str:
+    def sql(self, incremental: bool, bounded: bool = False) -> str:
         return self.render_select(
             table=self.physical_table,
             columns=self.source_columns(),
             audit_date=self.physical(self.audit_date),
             incremental=incremental,
+            bounded=bounded,
         )
 
-    def fetch(self, minimum_dt: datetime | None) -> Iterator[pa.RecordBatch]:
+    def fetch(self, minimum_dt: datetime | None, maximum_dt: datetime | None = None) -> Iterator[pa.RecordBatch]:
         reader = self.require_reader()
         schema = self.schema()
         minimum_dt = to_source_time(minimum_dt, self.source.zone)
+        maximum_dt = to_source_time(maximum_dt, self.source.zone)
         params: dict[str, Any] = {}
         if minimum_dt is not None:
             params["min_julian"] = jde.date_to_julian(minimum_dt)
-        sql = self.sql(incremental=minimum_dt is not None)
+        if maximum_dt is not None:
+            params["max_julian"] = jde.date_to_julian(maximum_dt)  # the end's day: inclusive, exact in Arrow
+        # ``bounded`` only when set: a subclass's sql(incremental) override keeps working
+        sql = self.sql(incremental=minimum_dt is not None, **({"bounded": True} if maximum_dt is not None else {}))
         log.debug(
             "reading %s from %s (%s)", self.physical_table, self.source_system,
-            f"UPMJ >= {params['min_julian']}" if params else "full fetch",
+            " and ".join(f"{n} {params[k]}" for k, n in (("min_julian", "UPMJ >="), ("max_julian", "UPMJ <=")) if k in params) or "full fetch",
         )
         raw_batches = reader.read(
             SourceQuery(
@@ -186,7 +191,7 @@ class JdeFetcher(Fetcher):
         )
         for raw in raw_batches:
             batch = self.convert(raw, schema)
-            batch = self._keep(batch, minimum_dt)
+            batch = self._keep(batch, minimum_dt, maximum_dt)
             if batch.num_rows:
                 yield batch
 
@@ -257,11 +262,16 @@ class JdeFetcher(Fetcher):
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # pragma: no cover - a fetcher declaration bug
             raise SourceDataError(f"{self.physical_table}: batch does not match the declared schema: {exc}") from None
 
-    def _keep(self, batch: pa.RecordBatch, minimum_dt: datetime | None) -> pa.RecordBatch:
-        """Exact filters in Arrow: LastUpdateDT >= minimum_dt and required non-blank columns."""
+    def _keep(
+        self, batch: pa.RecordBatch, minimum_dt: datetime | None, maximum_dt: datetime | None = None
+    ) -> pa.RecordBatch:
+        """Exact filters in Arrow: minimum_dt <= LastUpdateDT < maximum_dt and required non-blank columns."""
         mask = None
         if minimum_dt is not None:
             mask = pc.greater_equal(batch.column(LAST_UPDATE_COLUMN), scalars.timestamp_us(minimum_dt))
+        if maximum_dt is not None:
+            before = pc.less(batch.column(LAST_UPDATE_COLUMN), scalars.timestamp_us(maximum_dt))
+            mask = before if mask is None else pc.and_(mask, before)
         for alias in self.required_nonblank:
             nonblank = pc.fill_null(pc.not_equal(batch.column(alias), scalars.string("")), scalars.boolean(False))
             mask = nonblank if mask is None else pc.and_(mask, nonblank)
