@@ -74,26 +74,59 @@ class Supervisor:
             time.sleep(1)
         print(f"datasync: API server answers on port {self.port}", flush=True)
 
-    def stop(self) -> None:
-        """SIGTERM every group and process, wait up to GRACE_SECONDS, SIGKILL the rest."""
-        self.track()
-        for proc in self.procs.values():
+    def _term(self, names: list[str]) -> None:
+        for name in names:
+            proc = self.procs.get(name)
+            if proc is None:
+                continue
+            with contextlib.suppress(psutil.Error):
+                for p in psutil.Process(proc.pid).children(recursive=True):
+                    self.known.setdefault(p.pid, p)
+                    p.terminate()
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGTERM)
-        for p in self.alive():
-            with contextlib.suppress(psutil.Error):
-                p.terminate()
-        deadline = time.monotonic() + GRACE_SECONDS
-        while time.monotonic() < deadline:
+
+    def _tree(self, name: str) -> set[int]:
+        proc = self.procs.get(name)
+        if proc is None:
+            return set()
+        with contextlib.suppress(psutil.Error):
+            return {proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))}
+        return {proc.pid}
+
+    def _wait(self, until: float, spare: set[int] = frozenset()) -> bool:
+        """Wait until every tracked process but ``spare`` is gone, or ``until``."""
+        while time.monotonic() < until:
             self.track()
             for proc in self.procs.values():
                 proc.poll()  # reap
-            if not self.alive():
-                break
+            if not [p for p in self.alive() if p.pid not in spare]:
+                return True
             time.sleep(0.5)
+        return False
+
+    def stop(self) -> None:
+        """SIGTERM the scheduler side first (its tasks still reach the API server to record their
+        end), then the API server; SIGKILL whatever is left after GRACE_SECONDS."""
+        self.track()
+        deadline = time.monotonic() + GRACE_SECONDS
+        workers = [n for n in self.procs if n != "api-server"]
+        self._term(workers)
+        api_side = self._tree("api-server")
+        for p in self.alive():  # task runners that left the components' groups
+            if p.pid not in api_side:
+                with contextlib.suppress(psutil.Error):
+                    p.terminate()
+        self._wait(deadline - 5, spare=api_side)
+        self._term(["api-server"])
+        self._wait(deadline)
         left = self.alive()
         if left:
-            print(f"datasync: {len(left)} process(es) ignored SIGTERM; killing them", flush=True)
+            names = []
+            for p in left:
+                with contextlib.suppress(psutil.Error):
+                    names.append(" ".join(p.cmdline())[:80])
+            print(f"datasync: {len(left)} process(es) ignored SIGTERM; killing them: {names}", flush=True)
         for proc in self.procs.values():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
