@@ -57,11 +57,23 @@ class DelayedJdeItemFetcher(JdeItemFetcher):
         self.type_name = JdeItemFetcher.type_name  # JdeItemFetcher's source query (by instance only)
         return super().sql(incremental)
 
-    def fetch(self, minimum_dt: datetime | None) -> Iterator[Any]:
+    def fetch(self, minimum_dt: datetime | None, maximum_dt: datetime | None = None) -> Iterator[Any]:
         name = self.table.table_name.upper()
         delay = float(os.environ.get(f"DATASYNC_TEST_DELAY_{name}", os.environ.get("DATASYNC_TEST_DELAY", "0")))
         time.sleep(delay)
-        yield from super().fetch(minimum_dt)
+        yield from super().fetch(minimum_dt, maximum_dt)
+
+
+@register_post_processor
+class FailingPostProcessor(PostProcessor):
+    """Fails while $DATASYNC_TEST_POSTPROCESS_FAIL is set (a permanent error: no retries to wait for)."""
+
+    def run(self, target: Any, table: Any, result: Any) -> None:
+        from datasync.core.errors import SourceDataError
+
+        message = os.environ.get("DATASYNC_TEST_POSTPROCESS_FAIL")
+        if message:
+            raise SourceDataError(message)
 
 
 @register_post_processor

@@ -129,6 +129,19 @@ def test_every_sync_dag_publishes_its_table(monkeypatch: pytest.MonkeyPatch, tmp
             assert (asset.name, asset.uri) == (name, f"mssql://sql01:1433/Cache/dbo/{table}")
 
 
+def test_publish_waits_for_the_post_processor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    cfg = write_config(tmp_path / "datasync.yaml", [entry("WorkOrder_Curr", "JdeWorkOrderFetcher", PostProcessorTypeName="LogResultPostProcessor")])
+    monkeypatch.setenv("DATASYNC_CONFIG", str(cfg))
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_TARGET", "mssql://sql01:1433/Cache")
+    bag = DagBag(dag_folder=str(DAGS), safe_mode=True)
+    for sync_type in ("mass", "daily", "hourly"):
+        dag = bag.dags[f"datasync__WorkOrder_Curr__{sync_type}"]
+        assert dag.get_task("post_process").upstream_task_ids == {"sync"}
+        assert dag.get_task("publish").upstream_task_ids == {"post_process"}
+
+
 # --------------------------------------------------------------------------- events (dag.test)
 
 
@@ -146,7 +159,9 @@ def _events(home: Path) -> list[dict[str, Any]]:
     return [dict(zip(keys, (*r[:3], json.loads(r[3]), *r[4:]))) for r in rows]
 
 
-def _env(tmp_path: Path, columns: dict[str, str] | None = None, **extra: str) -> tuple[dict[str, str], Path, Path]:
+def _env(
+    tmp_path: Path, columns: dict[str, str] | None = None, post_processor: str | None = None, **extra: str
+) -> tuple[dict[str, str], Path, Path]:
     from datasync_demo import generator as demo
 
     source = tmp_path / "jde.db"
@@ -156,7 +171,8 @@ def _env(tmp_path: Path, columns: dict[str, str] | None = None, **extra: str) ->
     cfg = write_config(
         tmp_path / "datasync.yaml",
         [
-            entry("WorkOrder_Curr", "JdeWorkOrderFetcher", DailyConfig=no_daily, Columns=columns or {}),
+            entry("WorkOrder_Curr", "JdeWorkOrderFetcher", DailyConfig=no_daily, Columns=columns or {},
+                  **({"PostProcessorTypeName": post_processor} if post_processor else {})),
             entry("Broken", "JdeLotMasterFetcher", source="CMS", DailyConfig=no_daily),
         ],
     )
@@ -274,3 +290,15 @@ def test_openlineage_start_complete_and_fail_of_real_syncs(tmp_path: Path) -> No
     assert (outp["namespace"], outp["name"]) == (f"sqlite://{target}", "Broken")
     assert fail[1]["inputs"][0]["name"] == "F4108"
     assert "outputStatistics" not in (outp.get("outputFacets") or {})
+
+
+@pytest.mark.airflow
+def test_a_failed_post_processor_emits_no_event(tmp_path: Path) -> None:
+    env, _, _ = _env(tmp_path, post_processor="FailingPostProcessor")
+    failed = dag_test({**env, "DATASYNC_TEST_POSTPROCESS_FAIL": "audit table is full"},
+                      [{"dag_id": "datasync__WorkOrder_Curr__mass"}], DAGS)["steps"][0]
+    assert failed["tasks"] == {"sync": "success", "post_process": "failed", "publish": "upstream_failed"}
+    assert _events(tmp_path / "home") == []
+    fixed = dag_test(env, [{"dag_id": "datasync__WorkOrder_Curr__mass"}], DAGS)["steps"][0]
+    assert fixed["tasks"] == {"sync": "success", "post_process": "success", "publish": "success"}
+    assert [(e["task_id"], e["run_id"]) for e in _events(tmp_path / "home")] == [("publish", fixed["run_id"])]

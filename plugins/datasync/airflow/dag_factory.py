@@ -17,7 +17,8 @@ Per enabled table and enabled schedule a DAG ``datasync__{table}__{mass|daily|ho
 - params (Daily, Hourly): ``full_refresh`` and ``minimum_dt`` in the trigger form; with
   DeleteDetection also ``allow_mass_delete`` (every type);
 - alerts: a Deadline Alert and failure e-mails when recipients are configured;
-- asset: a ``publish`` task after the sync, whose outlet is the cache table's
+- asset: a ``publish`` task after the sync (after ``post_process`` when the table has
+  a post-processor, so a failed one emits nothing), whose outlet is the cache table's
   asset (datasync.airflow.assets): an event after a Mass or a sync that changed rows.
 
 Plus ``datasync__dispatcher`` (one run per hour looping every CheckInterval),
@@ -367,8 +368,9 @@ def build_sync_dag(
             doc_md=f"{what}: fetch, stage, guarded merge, ledger row in DataUpdate. XCom: rows, inserted, "
             "updated, minimum_dt.",
         )
+        last = sync  # what publish waits for: downstream DAGs see post-processed data
         if table.post_processor_type_name:
-            sync >> PostProcessOperator(
+            last = sync >> PostProcessOperator(
                 task_id="post_process",
                 config=config,
                 table=table.table_name,
@@ -386,7 +388,7 @@ def build_sync_dag(
                 doc_md=f"Skips this {sync_type} run while a higher sync type of {table.table_name} is due or running.",
             )
             gate >> sync
-        sync >> publish_task(config, table)
+        last >> publish_task(config, table)  # a failed post-processor emits no event
     return dag
 
 
