@@ -396,6 +396,9 @@ def test_post_processor_is_its_own_task_and_its_retry_never_resyncs(env) -> None
     post = PostProcessOperator(task_id="post_process", config=cfg, table="Items", sync_type="Mass")
     with pytest.raises(RuntimeError, match="audit database restarting"):
         post.execute(context("scheduled__pp", ti=XcomTi(synced)))
+    (marked,) = ledger_rows(env.target)  # the failure is on the sync's ledger row, where health reads it
+    assert (marked["WasSuccessful"], marked["PostProcessError"]) == (1, "FailsOnceThenAudits: audit database restarting")
+    assert marked["PostProcessFailedDT"] is not None
     assert post.execute(context("scheduled__pp", ti=XcomTi(synced))) == (
         f"FailsOnceThenAudits after DataUpdate {synced['data_update_id']}"
     )
@@ -407,5 +410,6 @@ def test_post_processor_is_its_own_task_and_its_retry_never_resyncs(env) -> None
     finally:
         conn.close()
     assert [r["UpdateType"] for r in ledger_rows(env.target)] == ["Mass"]  # one sync, however often it retried
+    assert (ledger_rows(env.target)[0]["PostProcessError"], ledger_rows(env.target)[0]["PostProcessFailedDT"]) == (None, None)
     with pytest.raises(AirflowSkipException, match="no committed sync"):
         post.execute(context("scheduled__none", ti=XcomTi(None)))

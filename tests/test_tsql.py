@@ -1051,6 +1051,8 @@ def test_dotnet_ledger_upgrade_is_one_ddl_locked_transaction():
         "ALTER TABLE [DataUpdate] ADD [ErrorMessage] NVARCHAR(MAX) NULL",
         "ALTER TABLE [DataUpdate] ADD [ConvertedFromTimeZone] NVARCHAR(64) NULL",
         "ALTER TABLE [DataUpdate] ADD [RowsDeleted] BIGINT NULL",
+        "ALTER TABLE [DataUpdate] ADD [PostProcessError] NVARCHAR(MAX) NULL",
+        "ALTER TABLE [DataUpdate] ADD [PostProcessFailedDT] DATETIME2 NULL",
     ]
     # every .NET row converted once, to UTC, marked with its zone; only rows not converted yet
     converts = [x for x in rec.sent[lock:commit] if x.sql.startswith("UPDATE [DataUpdate]") and "[ConvertedFromTimeZone] =" in x.sql]
@@ -1160,7 +1162,7 @@ def test_init_db_check_reads_the_catalog_with_parsable_tsql():
     rec.sent.clear()
     found = [str(d) for d in check_target(cfg, target)]
     assert found == [
-        "DataUpdate: note: upgrade: add columns OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated, ErrorMessage, ConvertedFromTimeZone, RowsDeleted (nullable)",
+        "DataUpdate: note: upgrade: add columns OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated, ErrorMessage, ConvertedFromTimeZone, RowsDeleted, PostProcessError, PostProcessFailedDT (nullable)",
         "DataUpdate: note: upgrade: convert 2 row(s) the .NET service wrote from UTC local time to UTC",
         "DataUpdate: note: upgrade: create indexes IX_DataUpdate_Latest, IX_DataUpdate_LatestSuccess, IX_DataUpdate_LatestFailure",
         "WorkOrder_Curr: warning: column WADOCO (alias DOCO): INT where datasync declares BIGINT: values beyond its range fail",

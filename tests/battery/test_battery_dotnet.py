@@ -126,7 +126,7 @@ def test_dotnet_ledger_is_upgraded_in_place_and_its_history_drives_run_due(backe
     if first == "init-db":
         check = cli("init-db", "--check", "--config", str(path))
         assert check.exit_code == 0, check.output
-        assert "DataUpdate: note: upgrade: add columns OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated, ErrorMessage, ConvertedFromTimeZone, RowsDeleted (nullable)" in check.output
+        assert "DataUpdate: note: upgrade: add columns OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated, ErrorMessage, ConvertedFromTimeZone, RowsDeleted, PostProcessError, PostProcessFailedDT (nullable)" in check.output
         assert f"convert {len(HISTORY)} row(s) the .NET service wrote from America/Chicago local time to UTC" in check.output
         init = cli("init-db", "--config", str(path))
         assert init.exit_code == 0, init.output

@@ -60,7 +60,24 @@ WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "NumberRecords" | q }} = {
 {% endmacro %}
 
 {% macro columns() %}
-{{ "DataUpdateID" | q }}, {{ "TableName" | q }}, {{ "UpdateType" | q }}, {{ "OperationId" | q }}, {{ "RunId" | q }}, {{ "StartDT" | q }}, {{ "EndDT" | q }}, {{ "MinimumDT" | q }}, {{ "NumberRecords" | q }}, {{ "WasSuccessful" | q }}, {{ "RowsInserted" | q }}, {{ "RowsUpdated" | q }}, {{ "ErrorMessage" | q }}, {{ "RowsDeleted" | q }}
+{{ "DataUpdateID" | q }}, {{ "TableName" | q }}, {{ "UpdateType" | q }}, {{ "OperationId" | q }}, {{ "RunId" | q }}, {{ "StartDT" | q }}, {{ "EndDT" | q }}, {{ "MinimumDT" | q }}, {{ "NumberRecords" | q }}, {{ "WasSuccessful" | q }}, {{ "RowsInserted" | q }}, {{ "RowsUpdated" | q }}, {{ "ErrorMessage" | q }}, {{ "RowsDeleted" | q }}, {{ "PostProcessError" | q }}, {{ "PostProcessFailedDT" | q }}
+{% endmacro %}
+
+{# A committed sync's post-processor failed (error and since when: carried over from the
+   table's previous sync when that one's post-processor had failed too) or succeeded (both NULL). #}
+{% macro mark_post_process() %}
+UPDATE {{ "DataUpdate" | q }}
+SET {{ "PostProcessError" | q }} = {{ p('error') }},
+    {{ "PostProcessFailedDT" | q }} = {{ p('since') }}
+WHERE {{ "DataUpdateID" | q }} = {{ p('id') }}
+{% endmacro %}
+
+{% macro previous_post_process() %}
+SELECT {{ "PostProcessFailedDT" | q }} FROM {{ "DataUpdate" | q }}
+WHERE {{ "DataUpdateID" | q }} = (
+    SELECT MAX({{ "DataUpdateID" | q }}) FROM {{ "DataUpdate" | q }}
+    WHERE {{ "TableName" | q }} = {{ p('table') }} AND {{ "WasSuccessful" | q }} = 1 AND {{ "DataUpdateID" | q }} < {{ p('id') }}
+)
 {% endmacro %}
 
 {% macro recent_where(table) %}

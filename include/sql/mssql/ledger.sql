@@ -25,6 +25,8 @@ CREATE TABLE {{ "DataUpdate" | q }} (
     [ErrorMessage] NVARCHAR(MAX) NULL,
     [ConvertedFromTimeZone] NVARCHAR(64) NULL,
     [RowsDeleted] BIGINT NULL,
+    [PostProcessError] NVARCHAR(MAX) NULL,
+    [PostProcessFailedDT] DATETIME2 NULL,
     CONSTRAINT [PK_DataUpdate] PRIMARY KEY CLUSTERED ([DataUpdateID])
 );
 {{ indexes() }}

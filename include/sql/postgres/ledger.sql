@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
     "RowsUpdated" BIGINT,
     "ErrorMessage" TEXT,
     "ConvertedFromTimeZone" VARCHAR(64),
-    "RowsDeleted" BIGINT
+    "RowsDeleted" BIGINT,
+    "PostProcessError" TEXT,
+    "PostProcessFailedDT" TIMESTAMP
 );
 {{ ensure_indexes() }}
 {% endmacro %}

@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS {{ "DataUpdate" | q }} (
     "RowsUpdated" INTEGER,
     "ErrorMessage" TEXT,
     "ConvertedFromTimeZone" TEXT,
-    "RowsDeleted" INTEGER
+    "RowsDeleted" INTEGER,
+    "PostProcessError" TEXT,
+    "PostProcessFailedDT" TEXT
 );
 {{ ensure_indexes() }}
 {% endmacro %}

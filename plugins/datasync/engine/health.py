@@ -3,7 +3,9 @@
 Unhealthy: a table's latest finished sync of some type failed within the
 failure window. Degraded: an enabled schedule is overdue, its last success
 (of that type or a higher one: a Mass satisfies Daily and Hourly, DESIGN §6)
-older than its interval plus a grace share, or never. Healthy otherwise.
+older than its interval plus a grace share, or never. Unhealthy too: the
+post-processor after the table's latest committed sync failed (marked on that
+ledger row, with since when; its next success clears it). Healthy otherwise.
 Per table ``{Table}_LastSync`` and ``{Table}_Status`` ("Current" or "Overdue")
 as the seed's health check had, plus richer per-table and per-type facts for
 the HTTP endpoint and the DataSync page. The ledger is read once
@@ -82,6 +84,9 @@ class TableHealth:
     last_sync: datetime | None = None
     problems: list[str] = field(default_factory=list)
     types: dict[str, TypeHealth] = field(default_factory=dict)
+    #: the latest committed sync's post-processor failure: "<post-processor>: <error>", and since when
+    post_process_error: str | None = None
+    post_process_failed_since: datetime | None = None
 
     def worsen(self, status: HealthStatus, problem: str) -> None:
         self.problems.append(problem)
@@ -139,6 +144,10 @@ class HealthReport:
             data[f"{name}_Health"] = str(t.status)
             data[f"{name}_Problems"] = list(t.problems)
             data[f"{name}_Types"] = {k: v.as_dict() for k, v in t.types.items()}
+            if t.post_process_error:
+                data[f"{name}_PostProcessor"] = {
+                    "error": t.post_process_error, "failed_since": _iso(t.post_process_failed_since),
+                }
         return {
             "status": str(self.status),
             "description": self.description,
@@ -171,6 +180,7 @@ def evaluate(config: DataSyncConfig, ledger: Ledger, now: datetime) -> HealthRep
             th = _type_health(ds.schedule(sync_type).interval, str(sync_type), rows, successes)
             health.types[str(sync_type)] = th
             _judge(health, th, now)
+        _judge_post_process(health, [r for t in SyncType for r in latest.get((ds.table_name.lower(), str(t)), [])])
         tables[ds.table_name] = health
     worst = HealthStatus.HEALTHY
     for table in tables.values():
@@ -202,6 +212,17 @@ def _judge(health: TableHealth, th: TypeHealth, now: datetime) -> None:
             HealthStatus.DEGRADED,
             f"{th.sync_type}: overdue since {th.overdue_since.isoformat()}, last success {th.satisfied_at.isoformat()}",
         )
+
+
+def _judge_post_process(health: TableHealth, rows: list[LedgerRow]) -> None:
+    """Unhealthy while the post-processor after the table's latest committed sync is marked failed."""
+    committed = max((r for r in rows if r.was_successful), key=lambda r: r.data_update_id, default=None)
+    if committed is None or not committed.post_process_error:
+        return
+    health.post_process_error = committed.post_process_error
+    health.post_process_failed_since = committed.post_process_failed_dt
+    since = f" since {committed.post_process_failed_dt.isoformat()}" if committed.post_process_failed_dt else ""
+    health.worsen(HealthStatus.UNHEALTHY, f"post-processor {committed.post_process_error.replace(': ', ' failed: ', 1)}{since}")
 
 
 def _type_name(update_type: str) -> str:

@@ -41,6 +41,10 @@ class LedgerRow:
     error_message: str | None
     #: rows delete detection removed; None when the run did not detect deletes
     rows_deleted: int | None = None
+    #: "<post-processor>: <error>" when the post-processor after this committed sync failed
+    post_process_error: str | None = None
+    #: since when the table's post-processor has been failing (carried over from sync to sync)
+    post_process_failed_dt: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -152,6 +156,25 @@ class Ledger:
             for table, kind, start, records, ok in self.target.fetch("ledger", "schedule_facts")
         )
 
+    def post_process_failed(self, table: str, data_update_id: int, error: str) -> datetime:
+        """Mark the committed sync ``data_update_id``: its post-processor failed; returns since when it fails.
+
+        Since when: the previous sync's mark when that post-processor failed too, else now.
+        """
+        rows = self.target.fetch("ledger", "previous_post_process", {"table": table, "id": data_update_id})
+        previous = self.target.to_datetime(rows[0][0]) if rows and rows[0][0] is not None else None
+        since = previous or utcnow()
+        with self.target.transaction():
+            self.target.run(
+                "ledger", "mark_post_process", {"id": data_update_id, "error": error[:MAX_ERROR_LENGTH], "since": since}
+            )
+        return since
+
+    def post_process_succeeded(self, data_update_id: int) -> None:
+        """Clear the mark of ``data_update_id`` (a retry of its post-processor succeeded)."""
+        with self.target.transaction():
+            self.target.run("ledger", "mark_post_process", {"id": data_update_id, "error": None, "since": None})
+
     def purge(self, retention_days: int) -> int:
         cutoff = utcnow() - timedelta(days=retention_days)
         with self.target.transaction():
@@ -174,6 +197,8 @@ class Ledger:
             rows_updated=None if r[11] is None else int(r[11]),
             error_message=r[12],
             rows_deleted=None if len(r) < 14 or r[13] is None else int(r[13]),
+            post_process_error=r[14] if len(r) > 14 else None,
+            post_process_failed_dt=t(r[15]) if len(r) > 15 else None,
         )
 
 

@@ -4,8 +4,9 @@ The .NET JdeScoping.DataSync service keeps DataUpdate with DataUpdateID
 (identity), TableName, UpdateType, StartDT, EndDT, NumberRecords and
 WasSuccessful, its times from GETDATE(): the server's local time. datasync
 writes UTC and needs OperationId, RunId, MinimumDT, RowsInserted, RowsUpdated,
-ErrorMessage and RowsDeleted (delete detection; added in place to a ledger an
-earlier datasync created, too), and health's indexes (``LATEST_INDEXES``: created in
+ErrorMessage, RowsDeleted (delete detection) and PostProcessError with
+PostProcessFailedDT (a failed post-processor after that sync; these added in place to a
+ledger an earlier datasync created, too), and health's indexes (``LATEST_INDEXES``: created in
 place on either kind of ledger when the catalog lacks them). ``datasync init-db`` upgrades such a table, and so does the
 first sync (through ``Ledger.ensure``) if init-db was not run.
 
@@ -68,6 +69,8 @@ ADDED_COLUMNS = (
     Column("ErrorMessage", "string"),
     Column("ConvertedFromTimeZone", "string", length=64),
     Column("RowsDeleted", "int"),
+    Column("PostProcessError", "string"),
+    Column("PostProcessFailedDT", "datetime"),
 )
 ADDED = tuple(c.name for c in ADDED_COLUMNS)
 #: indexes health's one read (``Ledger.latest``) seeks in; created by the upgrade when missing

@@ -107,10 +107,19 @@ def run_post_processor(
     if not name:
         return False
     with target_session(config, target, connector) as t:
-        with telemetry.post_process(result.table, result.sync_type, result.operation_id, result.trace_context, name):
-            log.info("%s: running post-processor %s", table.table_name, name)
-            post_processor(name).run(t, table, result)
+        ledger = Ledger(t)
+        ledger.ensure(config.ledger_zone)
+        try:
+            with telemetry.post_process(result.table, result.sync_type, result.operation_id, result.trace_context, name):
+                log.info("%s: running post-processor %s", table.table_name, name)
+                post_processor(name).run(t, table, result)
+        except Exception as exc:
+            # recorded on the sync's ledger row, where health reads it; the error goes on up
+            ledger.post_process_failed(table.table_name, result.data_update_id, f"{name}: {exc}")
+            raise
+        ledger.post_process_succeeded(result.data_update_id)
     return True
+
 
 
 def verify_table(
