@@ -153,3 +153,31 @@ def test_the_upgrade_adds_the_post_processor_columns_to_an_earlier_ledger_idempo
     cfg = config()
     sync_then_post_process(cfg, target, "Mass", "boom")
     assert post_processor_problems(service.health(cfg, target, now=utcnow()))
+
+
+def test_datasync_health_names_the_failed_post_processor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from datasync.cli.app import app
+
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_JDE", f"sqlite:///{tmp_path / 'source.db'}")
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_TARGET", f"sqlite:///{tmp_path / 'cache.db'}")
+    path = tmp_path / "datasync.yaml"
+    path.write_text(yaml.safe_dump({"DataSync": {"DataSources": [
+        table_entry("Items", "MemoryFetcher", PostProcessorTypeName="AuditRows")
+    ]}}))
+    cfg = config()
+    target = SqliteTarget.open(str(tmp_path / "cache.db"))
+    try:
+        sync_then_post_process(cfg, target, "Mass", "audit table is full")
+    finally:
+        target.close()
+    result = CliRunner().invoke(app, ["health", "--json", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    body = json.loads(result.output)
+    assert body["Items_Status"] == "Unhealthy"
+    (problem,) = [p for p in body["Items_Problems"] if p.startswith("post-processor")]
+    assert problem.startswith("post-processor AuditRows failed: audit table is full since ")
