@@ -58,6 +58,11 @@ class DispatcherOperator(BaseOperator):
         super().__init__(**kwargs)
         self.config = config
         self.run_length = run_length
+        self._stopping = False  # set by on_kill (a plain flag: operators are deep-copied)
+
+    def on_kill(self) -> None:
+        """SIGTERM (scheduler shut down, Ctrl-C of make airflow): end the loop now, not at the hour's end."""
+        self._stopping = True
 
     def execute(self, context: Any) -> dict[str, Any]:
         params = context.get("params") or {}
@@ -74,11 +79,18 @@ class DispatcherOperator(BaseOperator):
             if cycles and done >= cycles:
                 break
             wake = started + done * every.total_seconds()
-            if wake >= ends:
+            if wake >= ends or not self._sleep_until(wake):
                 break
-            time.sleep(max(0.0, wake - time.monotonic()))
+        if self._stopping:
+            log.info("dispatcher: stopped by SIGTERM; the next run goes on")
         log.info("dispatcher: %d cycles, %d runs triggered", done, sum(triggered.values()))
         return {"cycles": done, "triggered": triggered}
+
+    def _sleep_until(self, wake: float) -> bool:
+        """Sleep in short slices so a SIGTERM ends the loop within a second; False once stopping."""
+        while not self._stopping and (left := wake - time.monotonic()) > 0:
+            time.sleep(min(1.0, left))
+        return not self._stopping
 
     def cycle(self, now: datetime) -> list[str]:
         """One cycle: decide every table, trigger the runs; returns the DAG ids triggered."""
