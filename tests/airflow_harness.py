@@ -53,9 +53,9 @@ class DelayedJdeItemFetcher(JdeItemFetcher):
 
     type_name = "DelayedJdeItemFetcher"  # else it inherits (and would replace) JdeItemFetcher's name
 
-    def sql(self, incremental: bool) -> str:
+    def sql(self, incremental: bool, bounded: bool = False) -> str:
         self.type_name = JdeItemFetcher.type_name  # JdeItemFetcher's source query (by instance only)
-        return super().sql(incremental)
+        return super().sql(incremental, bounded)
 
     def fetch(self, minimum_dt: datetime | None, maximum_dt: datetime | None = None) -> Iterator[Any]:
         name = self.table.table_name.upper()
