@@ -391,10 +391,12 @@ def test_one_worker_syncs_the_tables_due_after_the_deploy(celery: CeleryDeployme
     rows = wait_for(lambda: celery.runs_done(_mass_ids(TABLES), 0), 420, 1, "the 8 scheduled Mass syncs")
     peaks = celery.sampler.peaks(mark)
     assert [(r["WasSuccessful"], r["UpdateType"]) for r in rows] == [(1, "Mass")] * len(TABLES)
-    assert {r["RunId"].split("__")[0] for r in rows} == {"scheduled"}
+    assert {r["RunId"].split("__")[0] for r in rows} == {"dispatched"}  # started by datasync__dispatcher
     assert peaks["hosts"] == ["wa"]
-    assert peaks["running_tasks"] == CONCURRENCY  # one worker: its own slots, below the pool
-    assert peaks["ledger_in_progress"] == CONCURRENCY
+    # one worker: never more than its own slots (below the pool); the dispatcher starts the Masses a
+    # moment apart, so they need not overlap here (the triggered burst below reaches the cap)
+    assert 1 <= peaks["running_tasks"] <= CONCURRENCY
+    assert 1 <= peaks["ledger_in_progress"] <= CONCURRENCY
     _assert_targets_equal_sources(celery, TABLES)
     celery.figures["one_worker"] = _figures(rows, 1) | {"peaks": peaks}
 
@@ -438,6 +440,12 @@ def test_a_source_systems_queue_runs_only_on_workers_serving_it(celery: CeleryDe
     since = celery.last_id()
     _write_config(celery.config, celery.cms_queue, phase3=True)  # an operator adds two CMS tables
     jde_runs = [celery.trigger(dag_id) for dag_id in _mass_ids(("Alpha", "Bravo"))]
+    # the running dispatcher keeps the config it was parsed with (new tables join at its next
+    # hourly run), so the new tables' first Masses are started here as an operator would
+    wait_for(lambda: all(celery.metadata("SELECT 1 FROM dag WHERE dag_id = %s AND NOT is_stale", (d,))
+                         for d in _mass_ids(CMS_TABLES)), 300, 1, "the new CMS DAGs")  # fmt: skip
+    for dag_id in _mass_ids(CMS_TABLES):
+        celery.trigger(dag_id)
     dag_ids = _mass_ids(CMS_TABLES + ("Alpha", "Bravo"))
     rows = wait_for(lambda: celery.runs_done(dag_ids, since), 420, 1, "the CMS and JDE syncs")
     wait_for(lambda: celery.tasks_finished(dag_ids), 120, 0.5, "their sync tasks to report")
