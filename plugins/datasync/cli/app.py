@@ -380,11 +380,18 @@ def demo(
 
 
 def main() -> None:
+    """The ``datasync`` command: run it, then exit without the interpreter's teardown (cli.quick_exit)."""
+    from datasync.cli.quick_exit import exit_code, quick_exit
+
     try:
         app()
+        code = 0
     except SyncCancelled as exc:
         err.print(f"cancelled: {exc}")
-        sys.exit(143)
+        code = 143
+    except SystemExit as exc:  # typer ends every command this way
+        code = exit_code(exc)
+    quick_exit(code)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import jinja2
 
+from datasync.core.template_cache import SHARED
 from datasync.core.types import LedgerState
 
 
@@ -37,6 +38,7 @@ def _environment(root: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        bytecode_cache=SHARED,  # compiled once per machine and dialect, not once per process
     )
 
 
