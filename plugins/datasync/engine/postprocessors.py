@@ -8,9 +8,9 @@ sync's own target connection after the data is committed.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, ClassVar
 
+from datasync.core.entrypoints import plugin_entry_points
 from datasync.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def register_post_processor(cls: type[PostProcessor]) -> type[PostProcessor]:
 
 
 def known_post_processors() -> list[str]:
-    for ep in entry_points(group="datasync.postprocessors"):
+    for ep in plugin_entry_points("datasync.postprocessors"):
         if ep.name not in _REGISTRY:
             register_post_processor(ep.load())
     return sorted(_REGISTRY)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import import_module
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import TYPE_CHECKING
 
+from datasync.core.entrypoints import plugin_entry_points
 from datasync.core.errors import UnknownFetcher
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def register(cls: type[Fetcher]) -> type[Fetcher]:
 @lru_cache(maxsize=1)
 def _plugins() -> dict[str, EntryPoint]:
     """The entry-point fetchers by name (metadata only: nothing is imported), once per process."""
-    return {ep.name: ep for ep in entry_points(group="datasync.fetchers")}
+    return {ep.name: ep for ep in plugin_entry_points("datasync.fetchers")}
 
 
 def known_fetchers() -> list[str]:
