@@ -80,8 +80,19 @@ def rec(i: int, text: str | None = "t", ts: str = "2024-03-01 10:00:00", **kw) -
     return base
 
 
-def test_copy_round_trips_null_empty_quotes_unicode_decimals(target: PostgresTarget):
-    target.ensure_table(SCHEMA)
+@pytest.mark.parametrize("form", ["binary", "csv"])
+def test_copy_round_trips_null_empty_quotes_unicode_decimals(target: PostgresTarget, form: str):
+    """Binary COPY into datasync's own table; CSV into one created with other types (an INTEGER key)."""
+    if form == "binary":
+        target.ensure_table(SCHEMA)
+    else:
+        target.execute(
+            'CREATE TABLE "RoundTrip" ("Id" INTEGER PRIMARY KEY, "Text" VARCHAR(20), "Big" TEXT, '
+            '"Amount" NUMERIC(18,4), "Ratio" DOUBLE PRECISION, "Day" DATE, "LastUpdateDT" TIMESTAMP NOT NULL)'
+        )
+    sent = []
+    render = target.render
+    target.render = lambda family, statement, **kw: sent.append(statement) or render(family, statement, **kw)
     tricky = [
         rec(1, text=None, Big=None, Amount=None, Ratio=None, Day=None),
         rec(2, text="", Big=""),
@@ -89,14 +100,29 @@ def test_copy_round_trips_null_empty_quotes_unicode_decimals(target: PostgresTar
         rec(4, text="Größe ½ 東京 🚀", Big="NULL"),
         rec(5, text="\\N", Big=",", Amount=Decimal("-12345678901234.5678"), Ratio=-1.5e-300),
         rec(6, text="  padded  ", Big='"', Amount=Decimal("0.0001"), Ratio=1e300),
+        rec(7, Amount=Decimal("99999999999999.9999"), Day=date(1900, 1, 1), ts="2024-02-29 23:59:59.999999"),
+        rec(8, Amount=Decimal("-0.0001"), Day=date(9999, 12, 31), ts="1970-01-01 00:00:00.000001"),
+        rec(9, Amount=Decimal("0"), Ratio=float("inf"), ts="1899-12-31 12:00:00"),
+        rec(10, Amount=Decimal("10000.0000"), Ratio=0.0, text="x" * 20),
     ]
     target.bulk_load(SCHEMA.name, SCHEMA, batch(tricky), temp=False)
+    assert [s for s in sent if s.startswith("copy_")] == [f"copy_{form}"]
     got = target.query('SELECT * FROM "RoundTrip" ORDER BY "Id"')
     want = [tuple(r.values()) for r in tricky]
     assert got == want
     # NULL and the empty string stay distinct
     assert target.query('SELECT "Id" FROM "RoundTrip" WHERE "Text" IS NULL') == [(1,)]
     assert target.query("""SELECT "Id" FROM "RoundTrip" WHERE "Text" = '' """) == [(2,)]
+
+
+def test_staging_loads_binary_and_a_too_long_value_fails_either_way(target: PostgresTarget):
+    target.ensure_table(SCHEMA)
+    target.create_staging(SCHEMA, "Stage")
+    target.bulk_load("Stage", SCHEMA, batch([rec(1, text="y" * 20), rec(2)]), temp=True)
+    assert target.query('SELECT "Id", "Text" FROM pg_temp."Stage" ORDER BY "Id"') == [(1, "y" * 20), (2, "t")]
+    with pytest.raises(psycopg.errors.StringDataRightTruncation):
+        target.bulk_load("Stage", SCHEMA, batch([rec(3, text="z" * 21)]), temp=True)
+    assert target.query('SELECT COUNT(*) FROM pg_temp."Stage"') == [(2,)]
 
 
 def test_merge_counts_are_exact_and_guarded(target: PostgresTarget):

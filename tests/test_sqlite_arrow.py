@@ -16,7 +16,7 @@ from datasync.engine.configuration import parse_config
 from datasync.core.errors import SourceDataError
 from datasync.fetchers.registry import fetcher_class
 from datasync.sources import SqliteSourceReader
-from datasync.sources.sqlite_arrow import wrap_query
+from datasync.sources.sqlite_arrow import integer_affinity, wrap_query
 
 pytest.importorskip("adbc_driver_sqlite")
 
@@ -61,6 +61,35 @@ def test_bad_values_after_the_first_batch_name_the_row(tmp_path: Path, bad: tupl
     path = table(tmp_path / "t.db", rows, decl='"K" INTEGER, "S", "I", "X"')
     with pytest.raises(SourceDataError, match=match):
         read(path, arrow=True)
+
+
+@pytest.mark.parametrize("decl", ["NUMERIC", "INTEGER", "REAL", ""], ids=["numeric", "integer", "real", "untyped"])
+def test_whole_reals_in_an_integer_column_read_as_integers_whatever_the_affinity(tmp_path: Path, decl: str) -> None:
+    """NUMERIC/INTEGER affinity stores 3.0 as 3 (no test in the query); REAL and untyped keep a REAL (tested)."""
+    rows = [(i, "s", i if i < 6 else float(i), 0) for i in range(10)]
+    path = table(tmp_path / "t.db", rows, decl=f'"K" INTEGER, "S" NCHAR(5), "I" {decl}, "X"')
+    with sqlite3.connect(path) as conn:
+        stored = {t for (t,) in conn.execute('SELECT DISTINCT typeof("I") FROM "T"')}
+    assert stored == {"NUMERIC": {"integer"}, "INTEGER": {"integer"}, "REAL": {"real"}, "": {"integer", "real"}}[decl]
+    got = read(path, arrow=True)
+    assert [r["I"] for r in got] == list(range(10)) and got == read(path, arrow=False)
+
+
+@pytest.mark.parametrize(
+    "declared, affinity",
+    [("INTEGER", True), ("BIGINT", True), ("NUMERIC", True), ("DECIMAL(10,2)", True), ("DATE", True),
+     ("NCHAR(5)", False), ("TEXT", False), ("REAL", False), ("FLOAT", False), ("DOUBLE", False), ("BLOB", False),
+     ("", False), (None, False)],
+)
+def test_integer_affinity_follows_sqlites_rules(declared: str | None, affinity: bool) -> None:
+    assert integer_affinity(declared) is affinity
+
+
+def test_exact_columns_are_selected_as_they_are() -> None:
+    schema = pa.schema([("a", pa.int64()), ("b", pa.int64())])
+    sql = wrap_query('SELECT "a", "b" FROM "T"', ["a", "b"], schema, exact={"a"})
+    assert sql.endswith('SELECT "a", CASE WHEN typeof("b") = \'real\' AND "b" = CAST("b" AS INTEGER) '
+                        'THEN CAST("b" AS INTEGER) ELSE "b" END FROM (\nSELECT "a", "b" FROM "T"\n)')
 
 
 def test_witness_row_keeps_the_query_columns() -> None:

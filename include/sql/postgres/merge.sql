@@ -17,6 +17,11 @@ CREATE TEMP TABLE {{ staging | q }} (
 COPY {{ table | q }} ({{ collist(cols) }}) FROM STDIN WITH (FORMAT csv)
 {% endmacro %}
 
+{# The binary form (pgpq's encoding of the Arrow batch): columns of datasync's own types only. #}
+{% macro copy_binary(table, cols) %}
+COPY {{ table | q }} ({{ collist(cols) }}) FROM STDIN WITH (FORMAT binary)
+{% endmacro %}
+
 {# datasync verify: the whole table out as CSV (the reverse of copy_csv), parsed by Arrow. #}
 {% macro copy_out_csv(s) %}
 COPY {{ s.name | q }} ({{ collist(s.column_names) }}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)

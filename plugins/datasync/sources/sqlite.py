@@ -18,7 +18,7 @@ from datasync.core.errors import ConfigError, SchemaDriftError, SourceDataError,
 from datasync.core.identifiers import validate_identifier
 from datasync.core.reading import SourceQuery
 from datasync.sources.base import CHUNK_ROWS, Reader, datetime_text, rebatch, rows_to_batch
-from datasync.sources.sqlite_arrow import FastPathUnavailable, adbc_available, read_sqlite_arrow
+from datasync.sources.sqlite_arrow import FastPathUnavailable, adbc_available, integer_affinity, read_sqlite_arrow
 
 ARROW_CHUNK_ROWS = 16_384
 """Rows per ADBC batch: yielded as they come, so memory does not grow with BatchSize."""
@@ -77,7 +77,8 @@ class SqliteSourceReader(Reader):
         yielded = False
         chunk = query.chunk(ARROW_CHUNK_ROWS)
         try:
-            arrow = read_sqlite_arrow(self.path, query.sql, dict(query.params), names, chunk, query.schema)
+            exact = self._integer_affinity_columns(query.table)
+            arrow = read_sqlite_arrow(self.path, query.sql, dict(query.params), names, chunk, query.schema, exact)
             for batch in rebatch(arrow, chunk):
                 yielded = True
                 yield batch
@@ -89,6 +90,19 @@ class SqliteSourceReader(Reader):
             for _ in rows:  # error path: the row reader names the bad row and raises
                 pass
             raise SourceDataError(f"source {query.table}: a column changed storage class mid-read ({exc})") from None
+
+    def _integer_affinity_columns(self, table: str) -> set[str]:
+        """The columns of source table ``table`` with INTEGER or NUMERIC affinity (none if it is no table here).
+
+        A result column named like one of them is taken to be that column: if a query renamed
+        another expression so, a whole REAL in it fails the read with a clear error, never a wrong value.
+        """
+        try:
+            declared = self.conn.execute("SELECT name, type FROM pragma_table_xinfo(?)", (table,)).fetchall()
+        except sqlite3.Error:
+            return set()
+        return {(n.decode() if isinstance(n, bytes) else n) for n, t in declared
+                if integer_affinity(t.decode() if isinstance(t, bytes) else t)}
 
     def _read_rows(self, query: SourceQuery) -> Iterator[pa.RecordBatch]:
         """Row tuples from the sqlite3 module, one ``pa.array`` per column and chunk."""

@@ -11,7 +11,10 @@ Two measures keep that from happening on sane data:
   ``0.0`` for numbers the fetcher takes as delivered) is put in front of the
   query with ``UNION ALL``, so a column that starts with NULLs, or with
   integers where REALs follow, is typed right from the first batch;
-- integer columns turn whole REALs (``3.0``) into INTEGERs in the query.
+- integer columns turn whole REALs (``3.0``) into INTEGERs in the query,
+  unless the source column has INTEGER or NUMERIC affinity (``exact``): SQLite
+  already stores a whole REAL there as an INTEGER, and the test per value
+  costs 40% of the read on a wide table.
 
 Anything else that does not fit (text in a numeric column, bytes that are not
 UTF-8, a fraction in an integer column) raises ``FastPathUnavailable``; the
@@ -21,7 +24,7 @@ caller then reads with its row-by-row reader, which names the bad row.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -59,10 +62,23 @@ def _witness(field: pa.Field | None) -> str:
     return "''"  # text, dates and timestamps arrive as TEXT and are cast in Arrow
 
 
-def _normalised(name: str, field: pa.Field | None) -> str:
-    """The column as selected: whole REALs in integer columns become INTEGERs."""
+def integer_affinity(declared_type: str | None) -> bool:
+    """Whether SQLite gives a column of this declared type INTEGER or NUMERIC affinity (its rules, in order).
+
+    Such a column never holds a whole REAL: SQLite stores ``3.0`` there as the INTEGER 3.
+    """
+    t = (declared_type or "").upper()
+    if "INT" in t:
+        return True
+    if not t or any(word in t for word in ("CHAR", "CLOB", "TEXT", "BLOB", "REAL", "FLOA", "DOUB")):
+        return False
+    return True
+
+
+def _normalised(name: str, field: pa.Field | None, exact: bool = False) -> str:
+    """The column as selected: whole REALs in integer columns become INTEGERs (``exact``: stored so already)."""
     col = quote_ansi(name)
-    if field is not None and pa.types.is_integer(field.type):
+    if field is not None and pa.types.is_integer(field.type) and not exact:
         return f"CASE WHEN typeof({col}) = 'real' AND {col} = CAST({col} AS INTEGER) THEN CAST({col} AS INTEGER) ELSE {col} END"
     return col
 
@@ -70,11 +86,14 @@ def _normalised(name: str, field: pa.Field | None) -> str:
 _PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def wrap_query(sql: str, names: Sequence[str], schema: pa.Schema | None) -> str:
-    """``sql`` behind a witness row, with integer columns normalised; names stay as they were."""
+def wrap_query(sql: str, names: Sequence[str], schema: pa.Schema | None, exact: Collection[str] = ()) -> str:
+    """``sql`` behind a witness row, with integer columns normalised; names stay as they were.
+
+    ``exact``: result columns read from source columns of INTEGER or NUMERIC affinity (no test needed).
+    """
     fields = {n: (schema.field(n) if schema is not None and n in schema.names else None) for n in names}
     witness = ", ".join(f"{_witness(fields[n])} AS {quote_ansi(n)}" for n in names)
-    body = ", ".join(_normalised(n, fields[n]) for n in names)
+    body = ", ".join(_normalised(n, fields[n], n in exact) for n in names)
     return f"SELECT {witness}\nUNION ALL\nSELECT {body} FROM (\n{sql}\n)"
 
 
@@ -105,11 +124,12 @@ def read_sqlite_arrow(
     names: Sequence[str],
     chunk_rows: int,
     schema: pa.Schema | None = None,
+    exact: Collection[str] = (),
 ) -> Iterator[pa.RecordBatch]:
     """Run ``sql`` (``:name`` placeholders) on the SQLite file ``path`` read-only; yield batches.
 
     ``names`` are the query's result columns (e.g. from a ``LIMIT 0`` run);
-    batches hold at most ``chunk_rows`` rows and are cast to ``schema``.
+    batches hold at most ``chunk_rows`` rows and are cast to ``schema``; ``exact`` as for ``wrap_query``.
     Raises FastPathUnavailable on anything it cannot type.
     """
     # The low-level API: adbc_driver_manager.dbapi would import pyarrow.dataset and pandas (~50 MB RSS).
@@ -118,7 +138,7 @@ def read_sqlite_arrow(
 
     for name in params:
         validate_identifier(name, "parameter")
-    wrapped = wrap_query(sql, names, schema)
+    wrapped = wrap_query(sql, names, schema, exact)
     used = set(_PARAM.findall(wrapped))
     bound = {f":{k}": v for k, v in params.items() if k in used}  # the driver rejects unused values
     handles: list[Any] = []

@@ -8,12 +8,12 @@ The connection runs in autocommit mode; the sync's transactions are explicit
 (``transaction()``, nestable through savepoints). The session time zone is UTC,
 so the ledger's TIMESTAMP columns hold UTC.
 
-Bulk loading uses COPY ... FROM STDIN in CSV form written by Arrow's C++ CSV
-writer (strings always quoted, so an unquoted empty field is NULL and ``""`` is
-an empty string). On 200,000 rows of mixed types it loaded 540-650k rows/s against
-175-240k rows/s for psycopg's binary COPY fed row by row from Python, so CSV it is
-(tests/test_postgres_target.py checks the round trips of NULL, empty strings,
-quotes, newlines, unicode and decimals).
+Bulk loading uses COPY ... FROM STDIN in binary form encoded from the Arrow
+batch by pgpq, or CSV written by Arrow where a cache table's column types are
+not datasync's own (datasync.targets.postgres_copy). psycopg's binary COPY fed
+row by row from Python was 3x slower than either (tests/test_postgres_target.py
+checks the round trips of NULL, empty strings, quotes, newlines, unicode and
+decimals both ways).
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from psycopg.rows import tuple_row
 from datasync.core.errors import TableLockTimeout
 from datasync.core.identifiers import quote_ansi
 from datasync.core.schema import Column, TableSchema
+from datasync.targets import postgres_copy
 from datasync.targets.base import Target, lock_name
 from datasync.targets.catalog import Rules
 
 _TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "date": "DATE", "datetime": "TIMESTAMP"}
-_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 _CSV_BLOCK_BYTES = 1 << 20  # verify's COPY out: Arrow parses this much at a time (4 MB blocks: +35 MB RSS)
 
 #: SQLSTATEs worth a retry: connection exceptions (class 08), serialization failure,
@@ -65,6 +65,7 @@ class PostgresTarget(Target):
         conn.autocommit = True
         conn.row_factory = tuple_row
         super().__init__(conn, bulk_copy_batch_size)
+        self._binary_tables: dict[str, bool] = {}  # cache table -> its columns take binary COPY
         self.fetch("lock", "utc_session")
 
     @classmethod
@@ -177,14 +178,23 @@ class PostgresTarget(Target):
 
     # ------------------------------------------------------------------ loading
     def bulk_load(self, table: str, schema: TableSchema, batch: pa.RecordBatch, temp: bool) -> None:
-        """COPY ``batch`` as CSV, BulkCopyBatchSize rows per write, in one COPY statement."""
-        sql = self.render("merge", "copy_csv", table=table, cols=schema.column_names)
+        """COPY ``batch`` in one statement, BulkCopyBatchSize rows per write: binary where the types fit, else CSV.
+
+        Staging tables are created with datasync's types; a cache table is looked up once per connection.
+        """
+        binary = temp or self._binary_fits(table, schema)
+        sql = self.render("merge", "copy_binary" if binary else "copy_csv", table=table, cols=schema.column_names)
         step = max(1, self.bulk_copy_batch_size)
         with self.conn.cursor() as cur, cur.copy(sql) as copy:
-            for start in range(0, batch.num_rows, step):
-                buf = io.BytesIO()
-                pacsv.write_csv(batch.slice(start, step), buf, _CSV_OPTIONS)
-                copy.write(buf.getbuffer())
+            if binary:
+                postgres_copy.write_binary(copy, schema, batch, step)
+            else:
+                postgres_copy.write_csv(copy, batch, step)
+
+    def _binary_fits(self, table: str, schema: TableSchema) -> bool:
+        if table not in self._binary_tables:
+            self._binary_tables[table] = postgres_copy.binary_fits(self.describe_table(table), schema)
+        return self._binary_tables[table]
 
     def read_batches(self, schema: TableSchema) -> Iterator[pa.RecordBatch]:
         """COPY … TO STDOUT as CSV, parsed by Arrow's streaming CSV reader into ``schema``'s types (verify).
