@@ -4,17 +4,23 @@ prefix, deleted afterwards; DATASYNC_TEST_CELERY_BROKER=amqp://... runs it on Ra
 of its own, deleted afterwards) and the metadata database as Celery's result backend. The cache is a
 second fresh PostgreSQL database; the source is the JDE demo file.
 
+The dispatcher's task runs on a queue of its own ([datasync] dispatcher_queue) served by a worker
+of its own, so the sync workers' slots hold syncs only.
+
 One deployment, phases in order (each asserted on real state: ledger, task instances, target rows):
 1. one worker (concurrency 2) syncs the 8 tables that are due at once after the deploy;
 2. two workers (2 x 2 slots) sync the 8 tables again: both take syncs, and never more than the
    pool's 3 run at once (sampled from the ledger's in-progress rows and from task instances);
-3. a source system with a Queue: its syncs run only on the worker serving that queue;
+3. a source system with a Queue: its syncs run only on the worker serving that queue; its two new
+   tables, added to the config while the dispatcher runs, get their first Masses from the dispatcher;
 4. SIGKILL of a worker in the middle of a Mass with PrepurgeData: readers keep the old rows, the
    orphaned ledger row is closed, the retry runs on the other worker and the table converges;
 5. SIGTERM of a worker with [datasync] worker_shutdown = cancel: its sync is cancelled (ledger -1
    "cancelled"), the target keeps its rows, the worker exits, the retry converges;
 6. SIGTERM with the default (finish): the sync finishes; meanwhile a second sync of the same
-   table on the other worker waits for the table lock: never two syncs of a table at once.
+   table on the other worker waits for the table lock: never two syncs of a table at once;
+7. SIGTERM of the worker running the dispatcher: it exits at once (the dispatcher's task ends, its
+   run succeeds), and the dispatcher's next run starts on the other dispatcher worker.
 Throughput of phases 1 and 2 (8 tables, 1 vs 2 workers) goes to docs/scaling.md; it is reported
 (DATASYNC_SCALING_REPORT=<file> writes it as JSON), never asserted.
 """
@@ -105,6 +111,7 @@ class CeleryDeployment(Deployment):
     config: Path
     default_queue: str
     cms_queue: str
+    dispatcher_queue: str
     sampler: Sampler
     figures: dict[str, Any]
 
@@ -267,7 +274,7 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeploymen
     demo.write_demo_source(source, 3000)
     tag = secrets.token_hex(4)
     prefix = f"datasync_test_{tag}_"
-    default_queue, cms_queue = f"{prefix}default", f"{prefix}cms"
+    default_queue, cms_queue, dispatcher_queue = f"{prefix}default", f"{prefix}cms", f"{prefix}dispatcher"
     config = _write_config(work / "datasync.yaml", cms_queue)
     dags = dags_folder(work, PRELUDE)
     port = free_port()
@@ -284,6 +291,7 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeploymen
             AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS="datasync.airflow.celery_worker.CELERY_CONFIG",
             AIRFLOW__CELERY__SYNC_PARALLELISM="1",
             AIRFLOW__OPERATORS__DEFAULT_QUEUE=default_queue,
+            AIRFLOW__DATASYNC__DISPATCHER_QUEUE=dispatcher_queue,
             AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
             AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="5",
             AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="10",
@@ -296,7 +304,8 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeploymen
         )
         deployment = CeleryDeployment(
             env=env, target=cache, logs=work / "logs", procs={}, work=work, tag=tag, source=source, config=config,
-            default_queue=default_queue, cms_queue=cms_queue, sampler=Sampler(cache, meta), figures={},
+            default_queue=default_queue, cms_queue=cms_queue, dispatcher_queue=dispatcher_queue,
+            sampler=Sampler(cache, meta), figures={},
         )  # fmt: skip
         try:
             migrate(env)
@@ -305,6 +314,7 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeploymen
             wait_for(lambda: api_healthy(port), 120, 1, "the api-server")
             deployment.start("scheduler", ["scheduler"])
             deployment.start("dag-processor", ["dag-processor"])
+            deployment.worker("wdisp", [dispatcher_queue], concurrency=1)  # the dispatcher's worker
             deployment.sampler.start()
             yield deployment
         finally:
@@ -312,7 +322,7 @@ def celery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryDeploymen
             workers = {k: v for k, v in deployment.procs.items() if k.startswith("w")}
             stop_processes(workers, group=False)  # warm shutdown of the main process, then the whole tree
             stop_processes({k: v for k, v in deployment.procs.items() if k not in workers})
-            _broker_cleanup(prefix, [default_queue, cms_queue])
+            _broker_cleanup(prefix, [default_queue, cms_queue, dispatcher_queue])
             if report and deployment.figures:
                 Path(report).write_text(json.dumps(deployment.figures, indent=2, default=str))
 
@@ -440,12 +450,8 @@ def test_a_source_systems_queue_runs_only_on_workers_serving_it(celery: CeleryDe
     since = celery.last_id()
     _write_config(celery.config, celery.cms_queue, phase3=True)  # an operator adds two CMS tables
     jde_runs = [celery.trigger(dag_id) for dag_id in _mass_ids(("Alpha", "Bravo"))]
-    # the running dispatcher keeps the config it was parsed with (new tables join at its next
-    # hourly run), so the new tables' first Masses are started here as an operator would
-    wait_for(lambda: all(celery.metadata("SELECT 1 FROM dag WHERE dag_id = %s AND NOT is_stale", (d,))
-                         for d in _mass_ids(CMS_TABLES)), 300, 1, "the new CMS DAGs")  # fmt: skip
-    for dag_id in _mass_ids(CMS_TABLES):
-        celery.trigger(dag_id)
+    # nobody triggers the new tables: the running dispatcher re-reads the config every cycle and
+    # starts their first Masses once the dag-processor has loaded their DAGs
     dag_ids = _mass_ids(CMS_TABLES + ("Alpha", "Bravo"))
     rows = wait_for(lambda: celery.runs_done(dag_ids, since), 420, 1, "the CMS and JDE syncs")
     wait_for(lambda: celery.tasks_finished(dag_ids), 120, 0.5, "their sync tasks to report")
@@ -455,6 +461,7 @@ def test_a_source_systems_queue_runs_only_on_workers_serving_it(celery: CeleryDe
         (_mass_ids(CMS_TABLES),),
     )
     assert sorted(cms) == [(d, "success", "wb", celery.cms_queue) for d in _mass_ids(CMS_TABLES)]
+    assert {r["RunId"].split("__")[0] for r in rows if r["TableName"] in CMS_TABLES} == {"dispatched"}
     jde = celery.task_hosts(jde_runs)
     assert set(jde.values()) == {("success", "wa", celery.default_queue)}
     _assert_targets_equal_sources(celery, CMS_TABLES)
@@ -473,12 +480,6 @@ def test_a_source_systems_queue_runs_only_on_workers_serving_it(celery: CeleryDe
 
 
 # --------------------------------------------------------------------------- 4: worker loss
-
-# Known gap: the dispatcher's hour-long task runs on a Celery worker, and a warm shutdown of that
-# worker waits for it, so these worker-loss scenarios time out stopping the worker. They come back
-# once the dispatcher has its own queue (or ends on warm shutdown).
-DISPATCHER_HOLDS_WORKER = "the dispatcher's hour-long task holds the worker's warm shutdown (known gap)"
-
 
 
 class Reader(threading.Thread):
@@ -543,7 +544,6 @@ def _tries(d: CeleryDeployment, run_id: str) -> list[tuple[int, str, str]]:
     return sorted(history + current)
 
 
-@pytest.mark.skip(reason=DISPATCHER_HOLDS_WORKER)
 def test_sigkill_of_a_worker_mid_mass_keeps_the_old_rows_and_the_retry_converges(
     celery: CeleryDeployment, tmp_path: Path
 ) -> None:
@@ -581,7 +581,6 @@ def test_sigkill_of_a_worker_mid_mass_keeps_the_old_rows_and_the_retry_converges
 # --------------------------------------------------------------------------- 5 and 6: warm shutdown
 
 
-@pytest.mark.skip(reason=DISPATCHER_HOLDS_WORKER)
 def test_sigterm_with_worker_shutdown_cancel_cancels_the_sync_cleanly(celery: CeleryDeployment, tmp_path: Path) -> None:
     from datasync_demo import generator as demo
 
@@ -604,7 +603,6 @@ def test_sigterm_with_worker_shutdown_cancel_cancels_the_sync_cleanly(celery: Ce
     _assert_targets_equal_sources(celery, (VICTIM,))
 
 
-@pytest.mark.skip(reason=DISPATCHER_HOLDS_WORKER)
 def test_sigterm_by_default_lets_the_sync_finish_and_a_second_sync_of_the_table_waits(
     celery: CeleryDeployment, tmp_path: Path
 ) -> None:
@@ -640,3 +638,31 @@ def test_sigterm_by_default_lets_the_sync_finish_and_a_second_sync_of_the_table_
     assert _tries(celery, run_id)[-1][1:] == ("success", "we")
     _no_table_synced_twice_at_once(celery)
     _assert_targets_equal_sources(celery, (VICTIM,))
+
+
+# --------------------------------------------------------------------------- 7: the dispatcher's worker
+
+
+def _dispatcher_tis() -> str:
+    return "SELECT run_id, state, hostname FROM task_instance WHERE dag_id = 'datasync__dispatcher' ORDER BY start_date"
+
+
+def test_sigterm_of_the_dispatchers_worker_ends_its_run_and_the_next_starts_on_another(
+    celery: CeleryDeployment,
+) -> None:
+    (run_id, state, host), *_ = [r for r in celery.metadata(_dispatcher_tis()) if r[1] == "running"]
+    assert host == "wdisp", celery.metadata(_dispatcher_tis())  # on its own queue's worker since the deploy
+    celery.worker("wdisp2", [celery.dispatcher_queue], concurrency=1)
+    started = time.monotonic()
+    assert celery.stop_worker("wdisp") == 0  # default worker_shutdown (finish): it does not wait out the hour
+    assert time.monotonic() - started < 60
+    assert "ending the dispatcher's task process" in celery.log("wdisp")
+    assert (run_id, "success", "wdisp") in celery.metadata(_dispatcher_tis())  # ended cleanly, not failed
+
+    def next_run() -> list[tuple]:
+        celery.alive()
+        return [r for r in celery.metadata(_dispatcher_tis()) if r[0] != run_id and r[1] == "running"]
+
+    # one CheckInterval at most (the timetable fires every CheckInterval while no run is active)
+    ((_, _, host),) = wait_for(next_run, 120, 1, "the dispatcher's next run")
+    assert host == "wdisp2"

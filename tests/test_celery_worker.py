@@ -47,3 +47,24 @@ def test_the_task_processes_are_the_children_of_the_pool_processes() -> None:
                 child.kill()
             proc.kill()
             proc.wait()
+
+
+def _request(pid: int | None, dag_id: str | None) -> object:
+    """A Celery request as the worker's main process holds it: the pool process and the task's arguments."""
+    import json
+    from types import SimpleNamespace
+
+    workload = {"type": "ExecuteTask", "ti": {"dag_id": dag_id, "task_id": "t", "run_id": "r"}} if dag_id else {}
+    return SimpleNamespace(worker_pid=pid, args=(json.dumps(workload),))
+
+
+def test_a_warm_shutdown_ends_only_the_dispatchers_task_whatever_the_setting() -> None:
+    requests = [
+        _request(11, "datasync__Items__mass"),
+        _request(12, "datasync__dispatcher"),
+        _request(None, "datasync__dispatcher"),  # not yet accepted by a pool process
+        _request(13, None),  # not an Airflow workload
+        type("Other", (), {"worker_pid": 14, "args": ()})(),
+    ]
+    assert celery_worker.dispatcher_pool_pids(requests) == [12]
+    assert celery_worker.workload_dag_id(("not json",)) is None

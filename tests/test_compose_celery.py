@@ -53,6 +53,9 @@ def test_the_worker_is_the_scheduler_image_with_a_warm_shutdown_and_the_datasync
     common = scheduler["environment"]
     assert common["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@redis:6379/0"
     assert common["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://airflow:airflow@postgres/airflow"
+    # the dispatcher's queue, where the DAGs are parsed and on the workers; unset: the default queue
+    assert common["AIRFLOW__DATASYNC__DISPATCHER_QUEUE"] == env["AIRFLOW__DATASYNC__DISPATCHER_QUEUE"]
+    assert common["AIRFLOW__DATASYNC__DISPATCHER_QUEUE"] == "${DATASYNC_DISPATCHER_QUEUE:-}"
 
 
 def _client() -> list[str] | None:

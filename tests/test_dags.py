@@ -134,10 +134,25 @@ def test_sync_dags_schedules_pool_params_and_docs(monkeypatch: pytest.MonkeyPatc
     assert "`MisDataId`" in events_doc and "CMS" in events_doc and "datasync_cms" in events_doc
 
 
+def test_the_dispatcher_can_have_a_queue_of_its_own(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> None:
+    from airflow.configuration import conf
+
+    default = conf.get("operators", "default_queue")
+    assert dagbag(monkeypatch, cfg_path).dags[DISPATCHER_DAG_ID].get_task("dispatch").queue == default
+    monkeypatch.setenv("AIRFLOW__DATASYNC__DISPATCHER_QUEUE", "dispatcher")
+    bag = dagbag(monkeypatch, cfg_path)
+    assert bag.dags[DISPATCHER_DAG_ID].get_task("dispatch").queue == "dispatcher"
+    assert bag.dags["datasync__Items__mass"].get_task("sync").queue == default  # only the dispatcher's task
+
+
 def test_housekeeping_dags(monkeypatch: pytest.MonkeyPatch, cfg_path: Path) -> None:
     bag = dagbag(monkeypatch, cfg_path)
-    assert bag.dags[DISPATCHER_DAG_ID].timetable.delta == timedelta(hours=1)  # one run an hour, looping
-    assert [t.task_id for t in bag.dags[DISPATCHER_DAG_ID].tasks] == ["dispatch"]
+    # every CheckInterval, one active run (each loops about an hour): after a run ends, the next starts
+    dispatcher = bag.dags[DISPATCHER_DAG_ID]
+    assert dispatcher.timetable.delta == timedelta(minutes=5)
+    assert dispatcher.description.endswith(", one run at a time, each looping about an hour")
+    assert [t.task_id for t in dispatcher.tasks] == ["dispatch"]
+    assert dispatcher.get_task("dispatch").config_path == str(cfg_path)  # re-read every cycle
     assert bag.dags[RECOVERY_DAG_ID].timetable.delta == timedelta(hours=1)  # CheckInterval (5 min), at least 1 h
     assert bag.dags[PURGE_DAG_ID].timetable.delta == timedelta(days=1)
     assert bag.dags[HEALTH_DAG_ID].timetable.delta == timedelta(minutes=15)  # at least 15 min

@@ -21,7 +21,8 @@ Per enabled table and enabled schedule a DAG ``datasync__{table}__{mass|daily|ho
   a post-processor, so a failed one emits nothing), whose outlet is the cache table's
   asset (datasync.airflow.assets): an event after a Mass or a sync that changed rows.
 
-Plus ``datasync__dispatcher`` (one run per hour looping every CheckInterval),
+Plus ``datasync__dispatcher`` (one run at a time, about an hour, looping every CheckInterval;
+``[datasync] dispatcher_queue`` puts its task on a queue of its own),
 ``datasync__recovery`` (every CheckInterval; also right after a deploy),
 ``datasync__purge`` (daily), ``datasync__health`` (every CheckInterval, at
 least every 15 minutes) and ``datasync__verify`` (weekly: cache = source).
@@ -414,12 +415,12 @@ def _housekeeping_dag(
     params: dict[str, Any] | None = None,
     when: str | None = None,
 ) -> Any:
-    """A housekeeping DAG: every ``schedule`` (a timedelta, first run at once) or a timetable described by ``when``."""
+    """A housekeeping DAG: every ``schedule`` (a timedelta, first run at once) or a timetable; ``when`` describes it."""
     from airflow.sdk import DAG, DeltaDataIntervalTimetable
 
     start = START_DATE
     if isinstance(schedule, timedelta):
-        schedule, when = DeltaDataIntervalTimetable(schedule), _every(schedule.total_seconds() / 60)
+        schedule, when = DeltaDataIntervalTimetable(schedule), when or _every(schedule.total_seconds() / 60)
     else:
         start = None  # a cron trigger without start_date waits for its next tick instead of running the last one
     return DAG(
@@ -437,30 +438,43 @@ def _housekeeping_dag(
     )
 
 
-def build_dispatcher_dag(config: DataSyncConfig) -> Any:
+def dispatcher_queue() -> str | None:
+    """``[datasync] dispatcher_queue``: the Celery queue of the dispatcher's task (None: the default queue)."""
+    from airflow.configuration import conf
+
+    return conf.get("datasync", "dispatcher_queue", fallback="").strip() or None
+
+
+def build_dispatcher_dag(config: DataSyncConfig, config_path: str | Path | None = None) -> Any:
+    """Fires every CheckInterval with one active run: a run loops about an hour; after it ends, the next starts."""
     from airflow.sdk import Param
 
     from datasync.airflow import alerts
-    from datasync.airflow.dispatcher import RUN_LENGTH, DispatcherOperator
+    from datasync.airflow.dispatcher import DispatcherOperator
 
     dag = _housekeeping_dag(
         DISPATCHER_DAG_ID,
-        RUN_LENGTH,
+        config.check_interval,  # with max_active_runs=1: a new run once the last one ends (its hour, or a SIGTERM)
         "Starts every table's due sync, highest type first (the seed's loop)",
-        "### datasync dispatcher\n\nOne run per hour; its task loops every CheckInterval "
-        f"({config.check_interval}): it reads the DataUpdate ledger once and, for each table, triggers a run of "
-        "the highest due type's DAG (DESIGN §6: satisfied-by, slots, backoff after failures, busy tables wait). "
-        "The sync DAGs have no schedule of their own. The reason of each decision is in this task's log and in "
-        "the triggered run's conf. Param `cycles`: run that many cycles and stop (0: about an hour).",
+        "### datasync dispatcher\n\nOne run at a time, about an hour long; its task loops every CheckInterval "
+        f"({config.check_interval}): it re-reads the config file and the DataUpdate ledger and, for each table, "
+        "triggers a run of the highest due type's DAG (DESIGN §6: satisfied-by, slots, backoff after failures, busy "
+        "tables wait). A run that ends early (SIGTERM: a scheduler or worker shutting down) is followed by the next "
+        "within a CheckInterval. The sync DAGs have no schedule of their own. The reason of each decision is in this "
+        "task's log and in the triggered run's conf. Param `cycles`: run that many cycles and stop (0: about an hour).",
         params={"cycles": Param(0, type="integer", minimum=0, title="Cycles", description="0: loop for the hour")},
+        when="one run at a time, each looping about an hour",
     )
+    queue = dispatcher_queue()
     with dag:
         DispatcherOperator(
             task_id="dispatch",
             config=config,
+            config_path=str(config_path) if config_path else None,
             retries=3,
             retry_delay=config.check_interval,
             on_failure_callback=alerts.failure_callback(config, None, "datasync dispatcher"),
+            **({"queue": queue} if queue else {}),
         )
     return dag
 
@@ -601,7 +615,7 @@ def build_dags(dag_file: str | Path | None = None, config_path: str | Path | Non
         except Exception as exc:  # noqa: BLE001 - one table must not hide the others
             problems.append(f"table {table.table_name}: cannot build its DAGs: {type(exc).__name__}: {exc}")
     for dag_id, builder in (
-        (DISPATCHER_DAG_ID, build_dispatcher_dag),
+        (DISPATCHER_DAG_ID, lambda c: build_dispatcher_dag(c, path)),
         (RECOVERY_DAG_ID, build_recovery_dag),
         (PURGE_DAG_ID, build_purge_dag),
         (HEALTH_DAG_ID, build_health_dag),
