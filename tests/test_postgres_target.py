@@ -115,6 +115,11 @@ def test_copy_round_trips_null_empty_quotes_unicode_decimals(target: PostgresTar
     assert target.query("""SELECT "Id" FROM "RoundTrip" WHERE "Text" = '' """) == [(2,)]
 
 
+def test_cache_tables_keep_room_on_each_page_for_hot_updates(target: PostgresTarget):
+    target.ensure_table(SCHEMA)
+    assert target.query("SELECT reloptions FROM pg_class WHERE relname = 'RoundTrip'") == [(["fillfactor=90"],)]
+
+
 def test_staging_loads_binary_and_a_too_long_value_fails_either_way(target: PostgresTarget):
     target.ensure_table(SCHEMA)
     target.create_staging(SCHEMA, "Stage")
