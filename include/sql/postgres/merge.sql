@@ -27,19 +27,17 @@ COPY {{ table | q }} ({{ collist(cols) }}) FROM STDIN WITH (FORMAT binary)
 COPY {{ s.name | q }} ({{ collist(s.column_names) }}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)
 {% endmacro %}
 
-{% macro dedupe(s, staging, dedup) %}
-CREATE TEMP TABLE {{ dedup | q }} AS
-{{ common.latest_per_key(s, staging | q, "__datasync_seq" | q) }}
-{% endmacro %}
-
-{# One statement: insert new keys, update existing keys only with a newer LastUpdateDT.
+{# One statement straight from staging: the latest row per key (DISTINCT ON: newest LastUpdateDT, then
+   the later load), inserted where the key is new, updated only with a newer LastUpdateDT.
    RETURNING (xmax = 0) is true for a freshly inserted row and false for an updated one
    (the updated row version carries the updating transaction in xmax); rows skipped by the
    WHERE guard are not returned, so the two counts are exact. #}
-{% macro merge(s, dedup) %}
+{% macro merge(s, staging) %}
 WITH changed AS (
     INSERT INTO {{ s.name | q }} AS t ({{ collist(s.column_names) }})
-    SELECT {{ collist(s.column_names) }} FROM {{ dedup | q }}
+    SELECT DISTINCT ON ({{ collist(s.primary_key) }}) {{ collist(s.column_names) }}
+    FROM {{ staging | q }}
+    ORDER BY {{ collist(s.primary_key) }}, {{ s.last_update_column | q }} DESC, "__datasync_seq" DESC
     ON CONFLICT ({{ collist(s.primary_key) }}) DO UPDATE SET
 {% for c in s.non_key_columns %}
         {{ c | q }} = excluded.{{ c | q }}{{ "," if not loop.last }}

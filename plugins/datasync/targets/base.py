@@ -333,12 +333,16 @@ class Target(ABC):
 
     def merge(self, schema: TableSchema, staging: str, dedup: str) -> MergeCounts:
         """De-duplicate staging (latest LastUpdateDT wins) and upsert with the newer-row guard."""
-        self.run("merge", "dedupe", s=schema, staging=staging, dedup=dedup)
-        rows = self.fetch("merge", "merge", s=schema, dedup=dedup)
+        rows = self.merged_counts(schema, staging, dedup)
         inserted, updated = rows[-1] if rows else (0, 0)
         counts = MergeCounts(int(inserted or 0), int(updated or 0))
         log.debug("merged %s into %s: %d inserted, %d updated", dedup, schema.name, counts.inserted, counts.updated)
         return counts
+
+    def merged_counts(self, schema: TableSchema, staging: str, dedup: str) -> list[tuple]:
+        """Run the merge; its result rows, the last one (inserted, updated)."""
+        self.run("merge", "dedupe", s=schema, staging=staging, dedup=dedup)
+        return self.fetch("merge", "merge", s=schema, dedup=dedup)
 
     def drop_staging(self, names: Sequence[str]) -> None:
         for name in names:

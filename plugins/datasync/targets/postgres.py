@@ -191,6 +191,10 @@ class PostgresTarget(Target):
             else:
                 postgres_copy.write_csv(copy, batch, step)
 
+    def merged_counts(self, schema: TableSchema, staging: str, dedup: str) -> list[tuple]:
+        """One statement: the latest staged row per key upserted with the newer-row guard (no de-dup table)."""
+        return self.fetch("merge", "merge", s=schema, staging=staging)
+
     def _binary_fits(self, table: str, schema: TableSchema) -> bool:
         if table not in self._binary_tables:
             self._binary_tables[table] = postgres_copy.binary_fits(self.describe_table(table), schema)
