@@ -17,16 +17,13 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from datasync.cli import views
+from datasync.cli.consoles import err, out
 from datasync.core.errors import ConfigError, DataSyncError, SyncCancelled
 from datasync.core.types import HealthStatus
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, soft_wrap=True)
 
 ConfigOpt = Annotated[
     Optional[Path], typer.Option("--config", "-c", envvar="DATASYNC_CONFIG", help="DataSync config (YAML or JSON).")
@@ -246,7 +243,7 @@ def run(
         _fail(exc)
     except Exception as exc:  # noqa: BLE001 - driver errors: the ledger has it, print one line
         _fail(exc)
-    out.print(
+    typer.echo(  # plain: the one line needs no rich
         f"{result.table} {result.sync_type}: {result.rows:,} rows, {result.inserted:,} inserted, "
         f"{result.updated:,} updated"
         + ("" if result.deleted is None else f", {result.deleted:,} deleted")
@@ -354,6 +351,8 @@ def health(
     else:
         color = {HealthStatus.HEALTHY: "green", HealthStatus.DEGRADED: "yellow", HealthStatus.UNHEALTHY: "red"}[report.status]
         out.print(f"[{color}]{report.status}[/{color}]")
+        from rich.table import Table
+
         view = Table("Table", "LastSync (UTC)", "Status", "Problems")
         for t in report.tables.values():
             view.add_row(t.table, views.timestamp(t.last_sync), t.status, "; ".join(t.problems))

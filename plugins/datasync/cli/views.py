@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:  # rich is imported when something is printed (datasync.cli.consoles)
+    from rich.console import Console
+    from rich.table import Table
 
 
 def count(value: int | None) -> str:
@@ -43,6 +44,8 @@ def print_outcomes(outcomes: Iterable[Any], out: Console) -> bool:
 
 def ledger_table(rows: Iterable[Any]) -> Table:
     """DataUpdate rows (``ledger.LedgerRow``), newest first."""
+    from rich.table import Table
+
     view = Table("ID", "Table", "Type", "Start (UTC)", "End (UTC)", "MinimumDT", "Records", "Ins", "Upd", "Status", "Error")
     for r in rows:
         view.add_row(
