@@ -139,6 +139,18 @@ def test_mass_bulk_load_through_a_side_file_stores_what_the_row_path_stores(setu
     assert contents(target) == []
 
 
+def test_a_mass_removes_the_side_files_a_killed_mass_of_its_table_left(setup, tmp_path):
+    cfg, target = setup
+    stale = [tmp_path / "cache.db.load-items-0123456789ab", tmp_path / "cache.db.load-items-0123456789ab-journal"]
+    other_table = tmp_path / "cache.db.load-other-0123456789ab"  # another table's: its own Mass cleans it
+    for path in (*stale, other_table):
+        path.write_bytes(b"left by a SIGKILL")
+    MemoryFetcher.sources["Items"] = [row(i) for i in range(1, 6)]
+    assert sync(cfg, target, "Mass").rows == 5
+    assert [p.name for p in tmp_path.iterdir() if ".load-" in p.name] == [other_table.name]
+    assert len(contents(target)) == 5
+
+
 def test_mass_failing_while_bulk_loading_keeps_the_old_rows_and_leaves_no_side_file(setup, tmp_path):
     cfg, target = setup
     MemoryFetcher.sources["Items"] = [row(i) for i in range(1, 8)]

@@ -9,7 +9,9 @@ tables, so loading them does not hold the database's write lock.
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
+import logging
 import os
 import sqlite3
 import tempfile
@@ -33,6 +35,8 @@ from datasync.core.schema import Column, TableSchema
 from datasync.targets.base import MergeCounts, Target
 from datasync.targets.catalog import ExistingColumn, Rules, parse_declared_type
 from datasync.targets.errors import duplicate_key_error
+
+log = logging.getLogger(__name__)
 
 _TYPES = {"string": "TEXT", "int": "INTEGER", "float": "REAL", "date": "TEXT", "datetime": "TEXT"}
 BUSY_TIMEOUT_MS = 60_000
@@ -140,6 +144,24 @@ def sqlite_value(value: Any) -> Any:
     return value
 
 
+def remove_stale_side_files(prefix: str) -> list[str]:
+    """Delete the side files a killed Mass of this table left (``prefix`` + id, and their journals).
+
+    Called under the table's lock: no other process can be loading this table, so every such
+    file is an earlier run's. Returns the removed paths.
+    """
+    removed = []
+    for path in glob.glob(glob.escape(prefix) + "*"):
+        try:
+            os.unlink(path)
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    if removed:
+        log.warning("removed %d file(s) a killed Mass left: %s", len(removed), ", ".join(removed))
+    return removed
+
+
 class SqliteTarget(Target):
     dialect = "sqlite"
     catalog_rules = Rules(enforces_types=False)  # any value fits any column; lengths are not enforced
@@ -241,7 +263,9 @@ class SqliteTarget(Target):
         if not self.path:
             yield None
             return
-        side = f"{self.path}.load-{uuid.uuid4().hex[:12]}"
+        prefix = f"{self.path}.load-{schema.name.lower()}-"
+        remove_stale_side_files(prefix)
+        side = f"{prefix}{uuid.uuid4().hex[:12]}"
         self._loaded = False
         try:
             rows = ingest_side_file(side, batches)
