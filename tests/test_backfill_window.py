@@ -169,3 +169,45 @@ def test_the_bounded_tsql_fetch_parses(fetcher_name: str) -> None:
         assert isinstance(lt_or_lte, exp.LTE) and lt_or_lte.expression.name == "124061"
     else:
         assert isinstance(lt_or_lte, exp.LT) and lt_or_lte.expression.name == "2024-03-01T06:00:00.000"
+
+
+# --------------------------------------------------------------------------- fetchers written before the bound
+from datasync.fetchers.jde import JdeWorkOrderFetcher  # noqa: E402
+from datasync.fetchers.registry import register  # noqa: E402
+
+
+@register
+class OlderSqlWorkOrderFetcher(JdeWorkOrderFetcher):
+    """A site's fetcher from before backfill bounds: ``sql(incremental)`` without ``bounded``."""
+
+    def sql(self, incremental: bool) -> str:  # type: ignore[override]
+        return super().sql(incremental)
+
+
+@register
+class OlderFetchWorkOrderFetcher(JdeWorkOrderFetcher):
+    """A site's fetcher from before backfill bounds: ``fetch(minimum_dt)`` only."""
+
+    def fetch(self, minimum_dt):  # type: ignore[override]
+        return super().fetch(minimum_dt)
+
+
+@pytest.mark.parametrize("fetcher_name", ["OlderSqlWorkOrderFetcher", "OlderFetchWorkOrderFetcher"])
+def test_a_fetcher_written_before_backfill_bounds_still_syncs_exactly_its_interval(
+    fetcher_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No TypeError on a backfill: the query reads from MinimumDT as before, the end is cut in Arrow."""
+    uri = sqlite_source(tmp_path)
+    target = tmp_path / "cache.db"
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_JDE", uri)
+    monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_TARGET", f"sqlite:///{target}")
+    cfg = parse_config({"DataSources": [table_entry("T", fetcher_name)]})
+    op = DataSyncOperator(task_id="sync_daily", config=cfg, table="T", sync_type="Daily")
+    out = op.execute({
+        "run_id": "backfill__x", "dag_run": SimpleNamespace(run_type="backfill"), "params": {},
+        "data_interval_start": START, "data_interval_end": END,
+    })
+    with sqlite3.connect(target) as conn:
+        docos = [r[0] for r in conn.execute('SELECT "DOCO" FROM "T" ORDER BY 1')]
+    assert docos == ids(INSIDE)
+    assert out["rows"] == len(INSIDE)

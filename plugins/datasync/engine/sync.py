@@ -23,12 +23,15 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from datasync.engine import deletes, telemetry
 from datasync.engine.columnmap import renamed, target_schema
 from datasync.config import DataSourceConfig, DataSyncConfig
 from datasync.core.errors import SyncCancelled
+from datasync.core import scalars
 from datasync.core.faults import checkpoint
+from datasync.core.signatures import accepts
 from datasync.fetchers.base import Fetcher, SourceReader
 from datasync.fetchers.registry import fetcher_class
 from datasync.engine.ledger import Ledger
@@ -339,10 +342,26 @@ def _transfer(
 
 
 def _fetch(fetcher: Fetcher, request: SyncRequest, min_dt: datetime | None, zone: Any) -> Iterator[pa.RecordBatch]:
-    """The fetch in source time; a backfill's interval end bounds it only when incremental (never a Mass)."""
+    """The fetch in source time; a backfill's interval end bounds it only when incremental (never a Mass).
+
+    A fetcher written before backfill bounds (``fetch(self, minimum_dt)``) reads from MinimumDT
+    as before, and its batches are cut at the end here: the same rows, without the pushdown.
+    """
     if min_dt is None or request.maximum_dt is None:
         return fetcher.fetch(to_source_time(min_dt, zone))
-    return fetcher.fetch(to_source_time(min_dt, zone), maximum_dt=to_source_time(as_utc(request.maximum_dt), zone))
+    end = to_source_time(as_utc(request.maximum_dt), zone)
+    if not accepts(fetcher.fetch, "maximum_dt"):
+        return _before(fetcher.fetch(to_source_time(min_dt, zone)), fetcher.schema().last_update_column, end)
+    return fetcher.fetch(to_source_time(min_dt, zone), maximum_dt=end)
+
+
+def _before(batches: Iterable[pa.RecordBatch], column: str, end: datetime) -> Iterator[pa.RecordBatch]:
+    """The rows of ``batches`` whose ``column`` is before ``end`` (naive, as the fetcher's times are)."""
+    bound = scalars.timestamp_us(end)
+    for batch in batches:
+        kept = batch.filter(pc.less(batch.column(column), bound))
+        if kept.num_rows:
+            yield kept
 
 
 def _delete_step(
