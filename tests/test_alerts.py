@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from airflow_harness import REPO, SmtpSink, body_of, dag_test, entry, migrated_env, write_config
+from airflow_harness import REPO, SmtpSink, body_of, dag_test, dags_folder, entry, migrated_env, write_config
 
 from datasync.airflow import alerts
 
@@ -47,6 +47,19 @@ def smtp():
         yield sink
 
 
+def _env(tmp_path: Path, smtp: SmtpSink, cfg: Path, source: Path, dags: Path = DAGS, **extra: str) -> dict[str, str]:
+    """A migrated Airflow home: the config, a SQLite JDE source and cache, mails to ``smtp``."""
+    return migrated_env(
+        tmp_path / "home",
+        dags,
+        DATASYNC_CONFIG=str(cfg),
+        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{source}",
+        AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{tmp_path / 'cache.db'}",
+        AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
+        **extra,
+    )
+
+
 @pytest.mark.airflow
 def test_task_failure_mails_the_table_name(tmp_path: Path, smtp: SmtpSink) -> None:
     """A sync that cannot read its source fails without retry and mails table and global recipients."""
@@ -55,14 +68,7 @@ def test_task_failure_mails_the_table_name(tmp_path: Path, smtp: SmtpSink) -> No
         [entry("WorkOrders", "JdeWorkOrderFetcher", AlertEmails=["wo-owner@example.com"])],
         Alerts={"Emails": ["ops@example.com"], "FromEmail": "cache@example.com"},
     )
-    env = migrated_env(
-        tmp_path / "home",
-        DAGS,
-        DATASYNC_CONFIG=str(cfg),
-        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{tmp_path / 'no-such-dir' / 'jde.db'}",
-        AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{tmp_path / 'cache.db'}",
-        AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
-    )
+    env = _env(tmp_path, smtp, cfg, tmp_path / "no-such-dir" / "jde.db")
     (run,) = dag_test(env, [{"dag_id": "datasync__WorkOrders__mass"}], DAGS)["steps"]
     assert run["state"] == "failed" and run["tasks"] == {"sync": "failed", "publish": "upstream_failed"}
     mail = smtp.wait("WorkOrders Mass sync failed")
@@ -89,14 +95,7 @@ def test_health_mails_once_per_change_with_per_table_data(tmp_path: Path, smtp: 
         ],
         Alerts={"Emails": ["ops@example.com"]},
     )
-    env = migrated_env(
-        tmp_path / "home",
-        DAGS,
-        DATASYNC_CONFIG=str(cfg),
-        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{source}",
-        AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{tmp_path / 'cache.db'}",
-        AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
-    )
+    env = _env(tmp_path, smtp, cfg, source)
     steps = [{"dag_id": "datasync__Items__mass"}, {"dag_id": "datasync__health"}, {"dag_id": "datasync__health"}]
     mass, first, second = dag_test(env, steps, DAGS)["steps"]
     assert mass["state"] == "success"
@@ -130,15 +129,8 @@ def test_health_run_fails_when_unhealthy_and_mails_once(tmp_path: Path, smtp: Sm
         [entry("Items"), entry("Events", "CmsMisDataFetcher", "CMS")],
         Alerts={"Emails": ["ops@example.com"]},
     )
-    env = migrated_env(
-        tmp_path / "home",
-        DAGS,
-        DATASYNC_CONFIG=str(cfg),
-        AIRFLOW_CONN_DATASYNC_JDE=f"sqlite:///{source}",
-        AIRFLOW_CONN_DATASYNC_CMS=f"sqlite:///{tmp_path / 'no-such-dir' / 'cms.db'}",
-        AIRFLOW_CONN_DATASYNC_TARGET=f"sqlite:///{tmp_path / 'cache.db'}",
-        AIRFLOW_CONN_SMTP_DEFAULT=smtp.conn_uri,
-    )
+    cms = f"sqlite:///{tmp_path / 'no-such-dir' / 'cms.db'}"
+    env = _env(tmp_path, smtp, cfg, source, AIRFLOW_CONN_DATASYNC_CMS=cms)
     steps = [
         {"dag_id": "datasync__Items__mass"},
         {"dag_id": "datasync__Events__mass"},
@@ -157,3 +149,35 @@ def test_health_run_fails_when_unhealthy_and_mails_once(tmp_path: Path, smtp: Sm
     assert len(smtp.matching("cache Unhealthy")) == 1
     assert smtp.matching("datasync health failed") == []  # the verdict is alerted by the health mail only
     assert len(smtp.matching("Events Mass sync failed")) == 1
+
+
+# the dispatcher as deployed, but failing when its run's conf says so (a target down, a bad deploy)
+FAILING_DISPATCHER = """
+from datasync.airflow.dispatcher import DispatcherOperator as _Dispatcher
+_execute = _Dispatcher.execute
+def _failing_when_told(self, context):
+    if (context["dag_run"].conf or {}).get("fail"):
+        raise RuntimeError("dispatcher broke: " + context["dag_run"].conf["fail"])
+    return _execute(self, context)
+_Dispatcher.execute = _failing_when_told
+"""
+
+
+@pytest.mark.airflow
+def test_dispatcher_failure_mails_once_per_failing_streak(tmp_path: Path, smtp: SmtpSink) -> None:
+    """A dispatcher failing run after run mails its first failure only; after a success, the next
+    failure mails again. The previous run's state comes from Airflow's metadata DB (real runs,
+    each with its 3 retries, one CheckInterval = 1 s apart)."""
+    cfg = write_config(
+        tmp_path / "datasync.yaml", [entry("Items")], CheckInterval="00:00:01", Alerts={"Emails": ["ops@example.com"]}
+    )
+    dags = dags_folder(tmp_path, FAILING_DISPATCHER)
+    env = _env(tmp_path, smtp, cfg, tmp_path / "jde.db", dags=dags)
+    plan = ["first", "second", "third", None, "fourth", "fifth"]  # None: a good run (one cycle)
+    steps = [{"dag_id": "datasync__dispatcher", "conf": {"fail": f} if f else {"cycles": 1}} for f in plan]
+    runs = dag_test(env, steps, dags)["steps"]
+    assert [r["state"] for r in runs] == ["failed", "failed", "failed", "success", "failed", "failed"]
+    mails = smtp.matching("datasync dispatcher failed")
+    assert len(mails) == 2, [m["Subject"] for m in smtp.messages]
+    assert "dispatcher broke: first" in body_of(mails[0]) and "dispatcher broke: fourth" in body_of(mails[1])
+    assert smtp.messages == mails  # nothing else mailed

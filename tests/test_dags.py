@@ -203,6 +203,12 @@ def test_deadline_alerts_and_failure_mails_carry_table_and_recipients(
     notifier = notifier[0] if isinstance(notifier, list) else notifier
     notifier = notifier.notifier  # mails a type's first failure, not the dispatcher's backoff retries after it
     assert "Items Hourly sync" in notifier.subject and notifier.to == ["items@example.com", "ops@example.com"]
+    housekeeping = [("datasync__dispatcher", "dispatch"), ("datasync__recovery", "recover"), ("datasync__purge", "purge")]
+    for dag_id, task_id in housekeeping:
+        callback = bag.dags[dag_id].get_task(task_id).on_failure_callback
+        callback = callback[0] if isinstance(callback, list) else callback
+        assert type(callback).__name__ == "UnlessStillFailing"  # silent while its previous run failed too
+        assert callback.notifier.to == ["ops@example.com"]
 
 
 def test_no_recipients_no_alerts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

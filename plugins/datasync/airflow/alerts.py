@@ -7,7 +7,10 @@ table's ``AlertEmails`` plus ``Alerts.Emails``:
   run was queued; interval: the table's ``DeadlineMinutes``, else
   ``Alerts.DeadlineMinutes``, else derived from the schedule's interval). The
   scheduler detects the miss, the triggerer sends the mail (both must run);
-- task failures: an ``on_failure_callback`` on every task (after the last try);
+- task failures: an ``on_failure_callback`` on every task (after the last try), one
+  mail per failing streak where runs repeat: a sync run the dispatcher marks as a
+  backoff retry stays silent, and so does a housekeeping task (dispatcher, recovery,
+  purge) whose previous run failed too;
 - health: the health DAG mails when the cache is Degraded or Unhealthy.
 
 Without recipients nothing is attached. Nothing here opens a connection while
@@ -16,6 +19,7 @@ DAGs are parsed.
 
 from __future__ import annotations
 
+import copy
 import html
 import logging
 from datetime import timedelta
@@ -136,6 +140,53 @@ class UnlessRetryOfAFailure:
 
 def once_per_failing_streak(notifier: Any) -> Any:
     return None if notifier is None else UnlessRetryOfAFailure(notifier)
+
+
+class UnlessStillFailing:
+    """An on_failure_callback that mails when a task starts failing, not each run while it keeps failing.
+
+    For the scheduled housekeeping tasks (the dispatcher fires every CheckInterval, so a
+    dispatcher that keeps failing would mail every few minutes). The "already alerted" state
+    is the task's own history in Airflow's metadata DB: the same task in the DAG's previous
+    run (by logical date) failed, so that failure was mailed (or silenced because the one
+    before failed). That holds across restarts and any number of schedulers and workers.
+    The first failure after a success mails again. When the history cannot be read (a run
+    without logical date, a callback run outside a task process) it mails.
+    """
+
+    def __init__(self, notifier: Any):
+        self.notifier = notifier
+
+    def __call__(self, context: Any) -> Any:
+        if previous_run_failed(context):
+            log.info("%s failed again: no mail (its previous run failed and was alerted)", _task_label(context))
+            return None
+        # a copy: a notifier renders its templates into itself, and one process may run several callbacks
+        return copy.deepcopy(self.notifier)(context)
+
+
+def previous_run_failed(context: Any) -> bool:
+    """Whether this task failed in the DAG's previous run (False when that cannot be told)."""
+    ti = context.get("ti")
+    if ti is None or not getattr(context.get("dag_run"), "logical_date", None):
+        return False
+    try:
+        previous = ti.get_previous_ti()
+    except Exception:  # noqa: BLE001 - no history at hand: mail rather than stay silent
+        log.warning("cannot read the previous run of %s; mailing the failure", _task_label(context), exc_info=True)
+        return False
+    return previous is not None and str(previous.state) == "failed"
+
+
+def _task_label(context: Any) -> str:
+    ti = context.get("ti")
+    return f"{getattr(ti, 'dag_id', '?')}.{getattr(ti, 'task_id', '?')}"
+
+
+def housekeeping_failure_callback(config: DataSyncConfig, what: str) -> Any:
+    """failure_callback for a scheduled housekeeping task: one mail per failing streak (UnlessStillFailing)."""
+    notifier = failure_callback(config, None, what)
+    return None if notifier is None else UnlessStillFailing(notifier)
 
 
 class UnlessHealthVerdict:

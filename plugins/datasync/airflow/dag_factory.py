@@ -473,7 +473,7 @@ def build_dispatcher_dag(config: DataSyncConfig, config_path: str | Path | None 
             config_path=str(config_path) if config_path else None,
             retries=3,
             retry_delay=config.check_interval,
-            on_failure_callback=alerts.failure_callback(config, None, "datasync dispatcher"),
+            on_failure_callback=alerts.housekeeping_failure_callback(config, "datasync dispatcher"),
             **({"queue": queue} if queue else {}),
         )
     return dag
@@ -494,7 +494,9 @@ def build_recovery_dag(config: DataSyncConfig) -> Any:
     )
     with dag:
         RecoveryOperator(
-            task_id="recover", config=config, on_failure_callback=alerts.failure_callback(config, None, "datasync recovery")
+            task_id="recover",
+            config=config,
+            on_failure_callback=alerts.housekeeping_failure_callback(config, "datasync recovery"),
         )
     return dag
 
@@ -512,7 +514,9 @@ def build_purge_dag(config: DataSyncConfig) -> Any:
     )
     with dag:
         PurgeOperator(
-            task_id="purge", config=config, on_failure_callback=alerts.failure_callback(config, None, "datasync purge")
+            task_id="purge",
+            config=config,
+            on_failure_callback=alerts.housekeeping_failure_callback(config, "datasync purge"),
         )
     return dag
 
