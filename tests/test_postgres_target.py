@@ -120,6 +120,23 @@ def test_cache_tables_keep_room_on_each_page_for_hot_updates(target: PostgresTar
     assert target.query("SELECT reloptions FROM pg_class WHERE relname = 'RoundTrip'") == [(["fillfactor=90"],)]
 
 
+@pytest.mark.parametrize("given, kept", [(None, "90"), ("70", "70")])
+def test_a_mass_gives_an_older_table_its_fill_factor_and_keeps_a_chosen_one(
+    target: PostgresTarget, given: str | None, kept: str
+):
+    options = f" WITH (fillfactor = {given})" if given else ""
+    target.execute(
+        'CREATE TABLE "RoundTrip" ("Id" BIGINT PRIMARY KEY, "Text" VARCHAR(20), "Big" TEXT, "Amount" NUMERIC(18,4), '
+        f'"Ratio" DOUBLE PRECISION, "Day" DATE, "LastUpdateDT" TIMESTAMP NOT NULL){options}'
+    )
+    with target.transaction():
+        target.begin_mass(SCHEMA)
+        target.bulk_load(SCHEMA.name, SCHEMA, batch([rec(1), rec(2)]), temp=False)
+        target.end_mass(SCHEMA, reindex=True)
+    assert target.query("SELECT reloptions FROM pg_class WHERE relname = 'RoundTrip'") == [([f"fillfactor={kept}"],)]
+    assert target.query('SELECT COUNT(*) FROM "RoundTrip"') == [(2,)]
+
+
 def test_staging_loads_binary_and_a_too_long_value_fails_either_way(target: PostgresTarget):
     target.ensure_table(SCHEMA)
     target.create_staging(SCHEMA, "Stage")

@@ -191,6 +191,12 @@ class PostgresTarget(Target):
             else:
                 postgres_copy.write_csv(copy, batch, step)
 
+    def begin_mass(self, schema: TableSchema) -> None:
+        """Also give the table its fill factor if it has none (include/sql/postgres/ddl.sql: HOT updates)."""
+        if not self.fetch("mass", "fill_factor", {"table": self.quote(schema.name)}, s=schema):
+            self.run("mass", "keep_page_room", s=schema)
+        super().begin_mass(schema)
+
     def merged_counts(self, schema: TableSchema, staging: str, dedup: str) -> list[tuple]:
         """One statement: the latest staged row per key upserted with the newer-row guard (no de-dup table)."""
         return self.fetch("merge", "merge", s=schema, staging=staging)
