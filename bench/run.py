@@ -218,6 +218,26 @@ class Postgres:
     def version(self) -> str:
         return str(self.query("SHOW server_version")[0][0])
 
+    def settle(self, timeout_s: float = 120.0) -> float:
+        """Wait for autovacuum to finish in the bench database, then CHECKPOINT; the seconds waited.
+
+        A tool's Mass sets off autovacuum on its million rows, and a checkpoint makes the next
+        write of every page carry a full-page image: without this, whichever tool runs next pays
+        for the previous one's load (CPU on 2 cores, and WAL).
+        """
+        started = time.monotonic()
+        with self.connect() as conn:
+            while time.monotonic() - started < timeout_s:
+                busy = conn.execute(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND datname = %s",
+                    (self.database,),
+                ).fetchone()[0]
+                if not busy:
+                    break
+                time.sleep(0.5)
+            conn.execute("CHECKPOINT")
+        return time.monotonic() - started
+
 
 # --------------------------------------------------------------------------- verification
 
@@ -587,6 +607,7 @@ class Bench:
         rest = [s for s in steps if s[0] != "floor"]
         shift = repeat % len(rest) if rest else 0
         for name, step in fixed + rest[shift:] + rest[:shift]:
+            self.pg.settle()
             result = step()
             self.runs[t.source][mode].setdefault(name, []).append(result)
             self.checks.append({"repeat": repeat, "table": t.source, "mode": mode, "tool": name, **result["check"]})

@@ -283,12 +283,23 @@ def sync_doc_md(config: DataSyncConfig, table: DataSourceConfig, sync_type: str,
 # --------------------------------------------------------------------------- DAG builders
 
 
-def sync_params(sync_type: str, detects_deletes: bool = False) -> dict[str, Any]:
-    """The trigger form of a sync DAG; ``detects_deletes``: the table's DeleteDetection is on."""
+#: JSON Schema dialect of the trigger forms' params. Airflow checks every param's schema against its
+#: dialect's meta-schema for every DAG it parses; draft 7's is 3x cheaper to check than 2020-12's
+#: (the default), 0.5 s of parsing 600 DAGs. The forms use only keywords both dialects share.
+PARAM_DIALECT = {"$schema": "http://json-schema.org/draft-07/schema#"}
+
+
+def form_param(default: Any, **schema: Any) -> Any:
+    """An ``airflow.sdk.Param`` of the trigger form, in PARAM_DIALECT."""
     from airflow.sdk import Param
 
+    return Param(default, **PARAM_DIALECT, **schema)
+
+
+def sync_params(sync_type: str, detects_deletes: bool = False) -> dict[str, Any]:
+    """The trigger form of a sync DAG; ``detects_deletes``: the table's DeleteDetection is on."""
     guard = {
-        "allow_mass_delete": Param(
+        "allow_mass_delete": form_param(
             False,
             type="boolean",
             title="Allow mass delete",
@@ -300,13 +311,13 @@ def sync_params(sync_type: str, detects_deletes: bool = False) -> dict[str, Any]
         return guard
     return {
         **guard,
-        "full_refresh": Param(
+        "full_refresh": form_param(
             False,
             type="boolean",
             title="Full refresh",
             description="Fetch every row of the source table (and merge), ignoring the schedule's window.",
         ),
-        "minimum_dt": Param(
+        "minimum_dt": form_param(
             None,
             type=["null", "string"],
             format="date-time",
@@ -462,7 +473,7 @@ def build_dispatcher_dag(config: DataSyncConfig, config_path: str | Path | None 
         "tables wait). A run that ends early (SIGTERM: a scheduler or worker shutting down) is followed by the next "
         "within a CheckInterval. The sync DAGs have no schedule of their own. The reason of each decision is in this "
         "task's log and in the triggered run's conf. Param `cycles`: run that many cycles and stop (0: about an hour).",
-        params={"cycles": Param(0, type="integer", minimum=0, title="Cycles", description="0: loop for the hour")},
+        params={"cycles": form_param(0, type="integer", minimum=0, title="Cycles", description="0: loop for the hour")},
         when="one run at a time, each looping about an hour",
     )
     queue = dispatcher_queue()
