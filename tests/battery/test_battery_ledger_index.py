@@ -7,7 +7,6 @@ seeks on a ledger of realistic size.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest

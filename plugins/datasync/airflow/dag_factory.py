@@ -458,8 +458,6 @@ def dispatcher_queue() -> str | None:
 
 def build_dispatcher_dag(config: DataSyncConfig, config_path: str | Path | None = None) -> Any:
     """Fires every CheckInterval with one active run: a run loops about an hour; after it ends, the next starts."""
-    from airflow.sdk import Param
-
     from datasync.airflow import alerts
     from datasync.airflow.dispatcher import DispatcherOperator
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import sys
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
