@@ -121,29 +121,44 @@ def failure_callback(config: DataSyncConfig, table: DataSourceConfig | None, wha
     )
 
 
-class UnlessRetryOfAFailure:
-    """An on_failure_callback that mails the first failure of a type, not each backoff retry after it.
+class SilencedFailureMail:
+    """An on_failure_callback that sends ``notifier``'s mail unless ``silent(context)`` says it was already alerted.
 
-    The dispatcher marks a run that retries a failing type (conf ``retry`` > 0); its
-    failure was already mailed, and health says Unhealthy until the type succeeds.
+    Each mail is sent from a copy: a notifier renders its templates into itself, and one
+    process may run several callbacks (dag.test, a DAG processor), which would otherwise
+    all carry the first one's text.
     """
 
     def __init__(self, notifier: Any):
         self.notifier = notifier
 
+    def silent(self, context: Any) -> bool:
+        raise NotImplementedError
+
     def __call__(self, context: Any) -> Any:
-        conf = getattr(context.get("dag_run"), "conf", None) or {}
-        if int(conf.get("retry") or 0) > 0:
+        if self.silent(context):
             return None
-        return self.notifier(context)
+        return copy.deepcopy(self.notifier)(context)
+
+
+class UnlessRetryOfAFailure(SilencedFailureMail):
+    """Mails the first failure of a type, not each backoff retry after it.
+
+    The dispatcher marks a run that retries a failing type (conf ``retry`` > 0); its
+    failure was already mailed, and health says Unhealthy until the type succeeds.
+    """
+
+    def silent(self, context: Any) -> bool:
+        conf = getattr(context.get("dag_run"), "conf", None) or {}
+        return int(conf.get("retry") or 0) > 0
 
 
 def once_per_failing_streak(notifier: Any) -> Any:
     return None if notifier is None else UnlessRetryOfAFailure(notifier)
 
 
-class UnlessStillFailing:
-    """An on_failure_callback that mails when a task starts failing, not each run while it keeps failing.
+class UnlessStillFailing(SilencedFailureMail):
+    """Mails when a task starts failing, not each run while it keeps failing.
 
     For the scheduled housekeeping tasks (the dispatcher fires every CheckInterval, so a
     dispatcher that keeps failing would mail every few minutes). The "already alerted" state
@@ -154,15 +169,11 @@ class UnlessStillFailing:
     without logical date, a callback run outside a task process) it mails.
     """
 
-    def __init__(self, notifier: Any):
-        self.notifier = notifier
-
-    def __call__(self, context: Any) -> Any:
+    def silent(self, context: Any) -> bool:
         if previous_run_failed(context):
             log.info("%s failed again: no mail (its previous run failed and was alerted)", _task_label(context))
-            return None
-        # a copy: a notifier renders its templates into itself, and one process may run several callbacks
-        return copy.deepcopy(self.notifier)(context)
+            return True
+        return False
 
 
 def previous_run_failed(context: Any) -> bool:
@@ -189,20 +200,15 @@ def housekeeping_failure_callback(config: DataSyncConfig, what: str) -> Any:
     return None if notifier is None else UnlessStillFailing(notifier)
 
 
-class UnlessHealthVerdict:
-    """An on_failure_callback that stays silent when the failure is the health run's Unhealthy verdict.
+class UnlessHealthVerdict(SilencedFailureMail):
+    """Stays silent when the failure is the health run's Unhealthy verdict.
 
     That verdict is already alerted by the health mail, once per change; a crash of
     the health task itself still mails.
     """
 
-    def __init__(self, notifier: Any):
-        self.notifier = notifier
-
-    def __call__(self, context: Any) -> Any:
-        if getattr(context.get("exception"), "datasync_health_verdict", False):
-            return None
-        return self.notifier(context)
+    def silent(self, context: Any) -> bool:
+        return bool(getattr(context.get("exception"), "datasync_health_verdict", False))
 
 
 def health_failure_callback(config: DataSyncConfig) -> Any:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 
 from datasync.core.errors import ConfigError
+from datasync.core.signatures import accepts
 from datasync.core.reading import SourceQuery, SourceReader
 from datasync.core.schema import TableSchema, match_columns
 
@@ -81,6 +82,18 @@ class Fetcher(ABC):
             except KeyError:
                 continue
         raise KeyError(f"no select statement for {self.type_name} in include/sql/fetchers/ ({', '.join(families)})")
+
+    def bounds_query(self, maximum_dt: datetime | None) -> bool:
+        """Whether this fetch's query carries the backfill's upper bound: asked for, and ``sql`` takes ``bounded``.
+
+        A subclass's ``sql(incremental)`` override from before the bound keeps working: its query
+        reads up to now, and the fetcher's exact filter in Arrow still ends at ``maximum_dt``.
+        """
+        return maximum_dt is not None and accepts(self.sql, "bounded")  # type: ignore[attr-defined]
+
+    def bounded_sql(self, incremental: bool, bounded: bool) -> str:
+        """``self.sql(incremental)``, with ``bounded=True`` only when the query carries the bound."""
+        return self.sql(incremental, **({"bounded": True} if bounded else {}))  # type: ignore[attr-defined]
 
     def render_key_select(self, table: str, columns: list[str]) -> str:
         """The key scan: a plain SELECT of the key columns (include/sql/fetchers/keys.sql), no filter."""

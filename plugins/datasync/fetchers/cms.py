@@ -12,7 +12,6 @@ import pyarrow.compute as pc
 from datasync.fetchers.jde import rules as jde
 
 from datasync.core import scalars
-from datasync.core.signatures import accepts
 from datasync.core.errors import SourceDataError
 from datasync.core.times import to_source_time
 from datasync.fetchers.base import Fetcher, SourceQuery
@@ -104,7 +103,7 @@ class CmsMisDataFetcher(Fetcher):
         schema = self.schema()
         minimum_dt = to_source_time(minimum_dt, self.source.zone)
         maximum_dt = to_source_time(maximum_dt, self.source.zone) if minimum_dt is not None else None
-        bounded = maximum_dt is not None and accepts(self.sql, "bounded")  # an older sql() override: exact in Arrow
+        bounded = self.bounds_query(maximum_dt)  # either way the filter below cuts at maximum_dt exactly
         params: dict[str, Any] = {}
         if minimum_dt is not None:
             # whole seconds: text-stored times compare safely; the exact filter follows in Arrow
@@ -113,7 +112,7 @@ class CmsMisDataFetcher(Fetcher):
             params["maximum_dt"] = maximum_dt.replace(microsecond=0) + timedelta(seconds=1)  # the next whole second
         raw_batches = reader.read(
             SourceQuery(
-                self.sql(minimum_dt is not None, **({"bounded": True} if bounded else {})),
+                self.bounded_sql(minimum_dt is not None, bounded),
                 params, self.batch_size, self.raw_schema(),
                 self.source_table, self.key,
             )

@@ -33,7 +33,6 @@ from datasync.fetchers.jde import rules as jde
 
 from datasync.core import scalars
 from datasync.core.errors import SourceDataError
-from datasync.core.signatures import accepts
 from datasync.core.times import to_source_time
 from datasync.fetchers.base import Fetcher, SourceQuery
 from datasync.fetchers.registry import register
@@ -174,15 +173,13 @@ class JdeFetcher(Fetcher):
         schema = self.schema()
         minimum_dt = to_source_time(minimum_dt, self.source.zone)
         maximum_dt = to_source_time(maximum_dt, self.source.zone)
-        # ``bounded`` only when set and understood: a subclass's sql(incremental) override keeps working
-        # (its query reads up to now; ``_keep`` still cuts at maximum_dt exactly)
-        bounded = maximum_dt is not None and accepts(self.sql, "bounded")
+        bounded = self.bounds_query(maximum_dt)  # either way ``_keep`` cuts at maximum_dt exactly
         params: dict[str, Any] = {}
         if minimum_dt is not None:
             params["min_julian"] = jde.date_to_julian(minimum_dt)
         if bounded:
             params["max_julian"] = jde.date_to_julian(maximum_dt)  # the end's day: inclusive, exact in Arrow
-        sql = self.sql(incremental=minimum_dt is not None, **({"bounded": True} if bounded else {}))
+        sql = self.bounded_sql(minimum_dt is not None, bounded)
         log.debug(
             "reading %s from %s (%s)", self.physical_table, self.source_system,
             " and ".join(f"{n} {params[k]}" for k, n in (("min_julian", "UPMJ >="), ("max_julian", "UPMJ <=")) if k in params) or "full fetch",
