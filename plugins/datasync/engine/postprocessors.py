@@ -42,8 +42,12 @@ def known_post_processors() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def is_known_post_processor(name: str) -> bool:
+    """Whether ``name`` is a post-processor; the metadata is read only for a name not registered yet."""
+    return name in _REGISTRY or name in known_post_processors()
+
+
 def post_processor(name: str) -> PostProcessor:
-    known = known_post_processors()
-    if name not in _REGISTRY:
-        raise ConfigError([f"unknown post-processor {name!r}; known: {', '.join(known)}"])
+    if not is_known_post_processor(name):
+        raise ConfigError([f"unknown post-processor {name!r}; known: {', '.join(known_post_processors())}"])
     return _REGISTRY[name]()

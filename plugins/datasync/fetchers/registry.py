@@ -50,6 +50,11 @@ def known_fetchers() -> list[str]:
     return sorted(set(BUILTIN) | set(_plugins()) | set(_REGISTRY))
 
 
+def is_known_fetcher(name: str) -> bool:
+    """Whether ``name`` is a fetcher; the installed packages' metadata is read only for a name not built in."""
+    return name in BUILTIN or name in _REGISTRY or name in _plugins()
+
+
 def fetcher_class(name: str) -> type[Fetcher]:
     """The class for ``name``, importing only the module that defines it."""
     if name not in _REGISTRY:
