@@ -36,7 +36,11 @@ class _Failed:
 
 
 def prefetched(items: Iterator[T], depth: int = 1, name: str = "datasync-fetch") -> Iterator[T]:
-    """Yield what ``items`` yields, produced by a worker thread up to ``depth`` items ahead."""
+    """What ``items`` yields, produced by a worker thread up to ``depth`` items ahead.
+
+    The worker starts now, not at the first ``next``: the source's query runs while the
+    caller still prepares the target (its table, the staging table).
+    """
     slots: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
 
@@ -68,16 +72,36 @@ def prefetched(items: Iterator[T], depth: int = 1, name: str = "datasync-fetch")
     # the worker runs in a copy of the caller's context: the sync's log scope and span go with it
     worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), name=name, daemon=True)
     worker.start()
-    try:
-        while True:
-            item = slots.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failed):
-                raise item.exc
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
+    return _Prefetched(slots, stop, worker)
+
+
+class _Prefetched(Iterator[T]):
+    """The consumer's side; ``close`` (or losing the last reference) stops the worker, iterated or not."""
+
+    def __init__(self, slots: queue.Queue[object], stop: threading.Event, worker: threading.Thread):
+        self._slots, self._stop, self._worker = slots, stop, worker
+        self._closed = False
+
+    def __next__(self) -> T:
+        if self._closed:
+            raise StopIteration
+        item = self._slots.get()
+        if item is _DONE:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Failed):
+            self.close()
+            raise item.exc
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
         # A worker blocked in a slow source read must not hold up a cancellation: wait a
         # little, then leave the (daemon) thread; closing the reader ends its read.
-        worker.join(timeout=_JOIN_S)
+        self._worker.join(timeout=_JOIN_S)
+
+    def __del__(self) -> None:
+        self.close()

@@ -16,26 +16,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from datetime import datetime
 
-from datasync.engine import health as health_mod
 from datasync.engine import telemetry
 from datasync.config import DataSyncConfig
 from datasync.connections import Connector, DirectConnector
 from datasync.core.errors import TableLockTimeout
 from datasync.core.times import utcnow
 from datasync.engine.columnmap import renamed, target_schema
-from datasync.engine.dbcheck import check_target
 from datasync.engine.ledger import Ledger
 from datasync.engine.postprocessors import post_processor
-from datasync.engine import dispatch
 from datasync.engine.schedule import GateDecision, TableFacts, decide, priority_gate
-from datasync.engine.verify import BATCH_ROWS as VERIFY_BATCH_ROWS
-from datasync.engine.verify import VerifyReport, verify
 from datasync.engine.sync import ProgressCallback, SyncRequest, SyncResult, build_fetcher, run_sync
 from datasync.targets.base import Target
-from datasync.targets.catalog import Difference
 
 if TYPE_CHECKING:
+    from datasync.engine import dispatch
+    from datasync.engine import health as health_mod
+    from datasync.engine.verify import VerifyReport
     from datasync.fetchers.base import SourceReader
+    from datasync.targets.catalog import Difference
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +75,8 @@ def init_db(config: DataSyncConfig, target: Target | None = None, connector: Con
 def check_db(config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None) -> list[Difference]:
     """Every difference between the configured tables (and DataUpdate) and the target's; changes nothing."""
     with target_session(config, target, connector) as t:
+        from datasync.engine.dbcheck import check_target
+
         return check_target(config, t)
 
 
@@ -130,6 +130,9 @@ def verify_table(
     No lock is taken: the cache is read in one statement, and a sync running meanwhile
     shows up as differences that the next verify no longer reports.
     """
+    from datasync.engine.verify import BATCH_ROWS as VERIFY_BATCH_ROWS
+    from datasync.engine.verify import verify
+
     ds = config.table(table)
     with target_session(config, target, connector) as t:
         reader = source_opener(config, table, connector)()
@@ -173,6 +176,8 @@ def dispatch_decisions(
     config: DataSyncConfig, target: Target | None = None, connector: Connector | None = None, now: datetime | None = None
 ) -> list[dispatch.Decision]:
     """One dispatch cycle's decisions (every enabled table) from one read of the ledger."""
+    from datasync.engine import dispatch
+
     with target_session(config, target, connector) as t:
         ledger = Ledger(t)
         ledger.ensure(config.ledger_zone)
@@ -214,6 +219,8 @@ def purge(config: DataSyncConfig, target: Target | None = None, connector: Conne
 def health(
     config: DataSyncConfig, target: Target | None = None, now: datetime | None = None, connector: Connector | None = None
 ) -> health_mod.HealthReport:
+    from datasync.engine import health as health_mod
+
     with target_session(config, target, connector) as t:
         ledger = Ledger(t)
         ledger.ensure(config.ledger_zone)
@@ -239,6 +246,8 @@ def run_due(
     table found busy (its lock held by a sync that started meanwhile) is skipped,
     not failed.
     """
+    from datasync.engine import dispatch
+
     with target_session(config, connector=connector) as t:
         ledger = Ledger(t)
         ledger.ensure(config.ledger_zone)

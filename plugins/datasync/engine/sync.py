@@ -327,9 +327,10 @@ def _transfer(
         fetcher = fetcher_cls(table_cfg, source_cfg, reader, config.batch_size)
         source_schema = fetcher.schema()
         schema = target_schema(source_schema, table_cfg)  # the table's own column names
-        target.ensure_table(schema)
-        # read and convert the next batch while the target loads this one
+        # read and convert the next batch while the target loads this one; the first while it
+        # checks the table and creates the staging table
         fetched = prefetched(_traced_fetch(op, _fetch(fetcher, request, min_dt, source_cfg.zone)))
+        target.ensure_table(schema)
         batches = renamed(_counted(fetched, source_schema, progress), schema)
         mass = table_cfg.mass_config
         if request.sync_type == SyncType.MASS and mass.prepurge_data:
