@@ -20,8 +20,10 @@ WRAPPER = """
 import atexit, json, sys
 record = sys.argv[1]
 def _record():
+    import gc
     with open(record, "w") as f:
-        json.dump(sorted({m.split(".")[0] for m in sys.modules}), f)
+        modules = sorted({m.split(".")[0] for m in sys.modules})
+        json.dump({"modules": modules, "gc_enabled": gc.isenabled(), "gc_frozen": gc.get_freeze_count()}, f)
 atexit.register(_record)
 from datasync.cli import main
 sys.argv = ["datasync", *sys.argv[2:]]
@@ -72,8 +74,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     return tmp, env
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:3]))
-def test_command_does_not_import_airflow_or_pandas(setup: tuple[Path, dict[str, str]], command: list[str]) -> None:
+def _run_cli(setup: tuple[Path, dict[str, str]], command: list[str]) -> dict:
+    """Run the CLI's entry point in a new process; what it recorded at exit (modules, collector state)."""
     tmp, env = setup
     record = tmp / "modules.json"
     record.unlink(missing_ok=True)
@@ -83,7 +85,13 @@ def test_command_does_not_import_airflow_or_pandas(setup: tuple[Path, dict[str, 
     )
     assert out.returncode in (0, 1, 2), out.stderr[-3000:]  # health: 1 = Degraded before any sync
     assert "Traceback" not in out.stderr, out.stderr[-3000:]
-    modules = set(json.loads(record.read_text()))
+    return json.loads(record.read_text())
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:3]))
+def test_command_does_not_import_airflow_or_pandas(setup: tuple[Path, dict[str, str]], command: list[str]) -> None:
+    args = [a.format(config=setup[1]["DATASYNC_CONFIG"]) for a in command]
+    modules = set(_run_cli(setup, command)["modules"])
     assert "datasync" in modules
     assert "airflow" not in modules, f"datasync {' '.join(args)} imported Airflow"
     assert "pandas" not in modules, f"datasync {' '.join(args)} imported pandas"
@@ -95,7 +103,7 @@ def test_the_sync_ran_and_the_ledger_shows_it(setup: tuple[Path, dict[str, str]]
 
     tmp, env = setup
     out = subprocess.run(
-        [sys.executable, "-m", "datasync.cli.app", "run", "WorkOrder_Curr", "--type", "mass"],
+        [sys.executable, "-m", "datasync.cli.commands", "run", "WorkOrder_Curr", "--type", "mass"],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
@@ -109,3 +117,13 @@ def test_the_sync_ran_and_the_ledger_shows_it(setup: tuple[Path, dict[str, str]]
             ("WorkOrder_Curr", "Mass"),
         ).fetchall()
     assert (source_rows,) in ledger
+
+
+@pytest.mark.parametrize("command", [["run", "WorkOrder_Curr", "--type", "daily"], ["ledger"]], ids=" ".join)
+def test_the_collector_paused_at_start_is_on_again_once_the_config_is_read(
+    setup: tuple[Path, dict[str, str]], command: list[str]
+) -> None:
+    """cli.startup_gc: off while the modules load, then on with what was loaded frozen (never scanned)."""
+    state = _run_cli(setup, command)
+    assert state["gc_enabled"] is True
+    assert state["gc_frozen"] > 10_000  # the loaded modules' objects, frozen when the collector resumed

@@ -161,7 +161,7 @@ def test_datasync_health_names_the_failed_post_processor(tmp_path: Path, monkeyp
     import yaml
     from typer.testing import CliRunner
 
-    from datasync.cli.app import app
+    from datasync.cli.commands import app
 
     monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_JDE", f"sqlite:///{tmp_path / 'source.db'}")
     monkeypatch.setenv("AIRFLOW_CONN_DATASYNC_TARGET", f"sqlite:///{tmp_path / 'cache.db'}")

@@ -210,7 +210,7 @@ def _child_main(config: DataSyncConfig, request: SyncRequest, point: str | None,
         os.environ["DATASYNC_FAULT_AT"] = point
         os.environ["DATASYNC_FAULT_FILE"] = marker
     if sigterm:
-        from datasync.cli.app import _on_sigterm
+        from datasync.cli.commands import _on_sigterm
 
         signal.signal(signal.SIGTERM, _on_sigterm)
     target = HookConnector().target(TARGET_CONN_ID, config.bulk_copy_batch_size)

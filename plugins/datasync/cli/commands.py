@@ -36,9 +36,14 @@ class SyncTypeArg(str, Enum):
 
 
 def _config(path: Path | None) -> Any:
+    """The config; also where a command's start ends (the collector resumes: cli.startup_gc)."""
+    from datasync.cli import startup_gc
     from datasync.engine.configuration import load_config
 
-    return load_config(path)
+    try:
+        return load_config(path)
+    finally:
+        startup_gc.resume()
 
 
 def _airflow_lookup(conn_id: str) -> Any:
@@ -143,7 +148,10 @@ def demo_source(
     touch: Annotated[Optional[float], typer.Option(help="Instead: update this percent of rows, add half as many.")] = None,
 ) -> None:
     """Write (or, with --touch, update) the demo JDE/CMS source SQLite database."""
+    from datasync.cli import startup_gc
     from datasync_demo import generator as demo
+
+    startup_gc.resume()  # long-running, no config read
 
     if touch is not None:
         summary = demo.touch(str(path), touch, seed=seed)
@@ -368,8 +376,10 @@ def demo(
     config: ConfigOpt = None,
 ) -> None:
     """The main job on the embedded default: source -> mass -> ERP day -> due daily/hourly -> ledger, health."""
+    from datasync.cli import startup_gc
     from datasync_demo.run import run_demo
 
+    startup_gc.resume()  # long-running: the demo reads its config itself
     try:
         code = run_demo(workdir, rows, touch, config, out, airflow=airflow)
     except DataSyncError as exc:
