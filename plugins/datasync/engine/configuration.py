@@ -63,7 +63,7 @@ def schema_problems(raw: dict[str, Any]) -> list[str]:
         if not (entry.get("Columns") or entry.get("ColumnDecimals")) or not isinstance(name, str):
             continue
         if not is_known_fetcher(name):
-            continue
+            continue  # reported by fetcher_problems
         try:
             table = DataSourceConfig.model_validate(entry)
         except ValidationError:

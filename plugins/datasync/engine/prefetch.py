@@ -7,8 +7,8 @@ batches ahead, so the two overlap: the reading, Arrow conversions and the
 drivers' fetches release the GIL, and the target server works in its own
 process. Memory grows by at most ``depth`` batches.
 
-The generator owns its thread: closing it (or an exception in the consumer,
-such as SyncCancelled from a signal handler) stops the worker, and the worker
+The stream owns its thread: closing it (the sync closes it when it ends, also
+after an exception such as SyncCancelled from a signal handler) stops the worker, and the worker
 closes the source stream in its own thread before the caller closes the
 reader; a worker stuck in a slow read is waited for a few seconds only, so a
 cancellation is never held up by the source. Errors of the source side are raised in the consumer, unchanged.
