@@ -60,10 +60,9 @@ def schema_problems(raw: dict[str, Any]) -> list[str]:
     problems = []
     for entry in cfg.entries(raw):
         name = entry.get("FetcherTypeName")
-        if not (entry.get("Columns") or entry.get("ColumnDecimals")) or not isinstance(name, str):
-            continue
-        if not is_known_fetcher(name):
-            continue  # reported by fetcher_problems
+        declares = entry.get("Columns") or entry.get("ColumnDecimals")
+        if not declares or not isinstance(name, str) or not is_known_fetcher(name):
+            continue  # nothing to check here; an unknown name is fetcher_problems' to report
         try:
             table = DataSourceConfig.model_validate(entry)
         except ValidationError:
