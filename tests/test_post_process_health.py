@@ -159,7 +159,7 @@ def test_datasync_health_names_the_failed_post_processor(tmp_path: Path, monkeyp
     import json
 
     import yaml
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from datasync.cli.commands import app
 

@@ -194,7 +194,7 @@ def test_every_log_line_of_a_sync_carries_the_scope(cfg: Any) -> None:
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    # an in-process CLI test (typer's runner) leaves the "datasync" logger at WARNING
+    # an in-process CLI test (click's runner) leaves the "datasync" logger at WARNING
     packages = {name: logging.getLogger(name).level for name in ("datasync", "datasync_test")}
     for name in packages:
         logging.getLogger(name).setLevel(logging.DEBUG)

@@ -44,6 +44,7 @@ from datasync.airflow.connections import HookConnector
 from datasync.config import DataSyncConfig
 from datasync.core.times import as_utc
 from datasync.core.errors import ConfigError, PermanentSyncError, SyncCancelled, TableLockTimeout, TransientSyncError
+from datasync.core.roomy_stack import call_with_room
 
 if TYPE_CHECKING:
     from datasync.engine.sync import SyncRequest
@@ -227,8 +228,10 @@ class DataSyncOperator(_DataSyncBase):
             f" until {request.maximum_dt.isoformat()} (exclusive)" if request.maximum_dt else "",
         )
         try:
-            result = service.sync_table(
-                self.config, request, target=target, on_started=self._started, connector=HookConnector(),
+            # deep in the task runner's calls: on a roomy frame stack (core.roomy_stack)
+            result = call_with_room(
+                service.sync_table, self.config, request, target=target, on_started=self._started,
+                connector=HookConnector(),
                 post_process=False,  # its own task (post_process): its failure never re-runs the sync
             )
         except PermanentSyncError as exc:

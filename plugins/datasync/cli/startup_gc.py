@@ -1,6 +1,6 @@
 """Python's cyclic garbage collector held off while a command starts.
 
-Starting ``datasync run`` imports some 600 modules (typer, pydantic, pyarrow,
+Starting ``datasync run`` imports some 600 modules (click, pydantic, pyarrow,
 psycopg …). Python 3.11's collector runs again and again meanwhile — a young
 pass every 700 new objects, full passes over the ever larger heap — although
 imports leave next to no cyclic garbage: about a tenth of a short command's

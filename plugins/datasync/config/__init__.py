@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 @contextmanager
 def _without_pydantic_plugins() -> Iterator[None]:
-    """Build datasync's own models without Pydantic plugins, as typer builds its adapters.
+    """Build datasync's own models without Pydantic plugins.
 
     A plugin observes validation of the user's models; for datasync's section it adds
     nothing, and finding plugins reads every installed package's metadata (~15 ms per

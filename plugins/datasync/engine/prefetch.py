@@ -23,6 +23,8 @@ import threading
 from collections.abc import Iterator
 from typing import TypeVar
 
+from datasync.core.roomy_stack import call_with_room
+
 T = TypeVar("T")
 
 _DONE = object()
@@ -69,8 +71,10 @@ def prefetched(items: Iterator[T], depth: int = 1, name: str = "datasync-fetch")
                 except Exception:  # noqa: BLE001 - the consumer's outcome matters, not the cleanup's
                     pass
 
-    # the worker runs in a copy of the caller's context: the sync's log scope and span go with it
-    worker = threading.Thread(target=contextvars.copy_context().run, args=(work,), name=name, daemon=True)
+    # the worker runs in a copy of the caller's context (the sync's log scope and span go with it),
+    # on a roomy frame stack as the command's main thread (core.roomy_stack)
+    run_in_context = contextvars.copy_context().run
+    worker = threading.Thread(target=call_with_room, args=(run_in_context, work), name=name, daemon=True)
     worker.start()
     return _Prefetched(slots, stop, worker)
 
