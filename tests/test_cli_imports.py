@@ -127,3 +127,24 @@ def test_the_collector_paused_at_start_is_on_again_once_the_config_is_read(
     state = _run_cli(setup, command)
     assert state["gc_enabled"] is True
     assert state["gc_frozen"] > 10_000  # the loaded modules' objects, frozen when the collector resumed
+
+
+JSON_CONFIG = """\
+// an appsettings.json, comments and all
+{"DataSync": {"DataSources": [{
+    "TableName": "WorkOrder_Curr", "FetcherTypeName": "JdeWorkOrderFetcher",
+    "DailyConfig": {"Enabled": true, "IntervalMinutes": 1440},
+}]}}
+"""
+
+
+@pytest.mark.parametrize("kind, unused", [("yaml", "pyjson5"), ("json", "yaml")])
+def test_a_sync_imports_only_the_parser_of_its_config(setup: tuple[Path, dict[str, str]], kind: str, unused: str) -> None:
+    tmp, env = setup
+    config = Path(env["DATASYNC_CONFIG"])
+    if kind == "json":
+        config = tmp / "appsettings.json"
+        config.write_text(JSON_CONFIG)
+    modules = set(_run_cli(setup, ["run", "WorkOrder_Curr", "--type", "daily", "--config", str(config)])["modules"])
+    assert {"pyjson5", "yaml"} - {unused} <= modules  # the config was read, with its parser
+    assert unused not in modules
