@@ -4,7 +4,7 @@ CPython (3.11 on) keeps the frames of Python calls in chunks of 16 KiB. A call t
 does not fit in the current chunk maps a new one, and its return unmaps it again.
 Code that calls to and fro across such a boundary, as an import of numpy's typing
 module does with thousands of small calls, maps and unmaps a chunk on every call:
-``datasync run`` made 3,700 such pairs and ~3,000 extra page faults (about 50 ms)
+``datasync run`` made 3,700 such pairs and ~3,000 extra page faults (about 40 ms)
 when the boundary happened to fall there, and where it falls moves with every
 change of call depth (it moved when the command line went from typer to click).
 
